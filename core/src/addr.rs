@@ -1,0 +1,1 @@
+//! Runtime addresses of bound names.

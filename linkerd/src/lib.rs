@@ -1,0 +1,3 @@
+//! The linkerd binary's wiring.
+
+#![warn(missing_docs)]

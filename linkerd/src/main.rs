@@ -1,0 +1,3 @@
+//! The linkerd binary.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! The namerd binary's wiring.
+
+#![warn(missing_docs)]

@@ -1,0 +1,3 @@
+//! The namerd binary.
+
+fn main() {}

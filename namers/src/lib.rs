@@ -1,0 +1,5 @@
+//! Service-discovery namers (fs, consul, k8s, zk serversets, dns-srv, ...) behind
+//! `l5d_core::naming::Namer`. Filled in by the HTTP router and service-discovery issues;
+//! the system namers (`/$/inet`, `/$/fail`, `/$/nil`) live in `l5d-core`.
+
+#![warn(missing_docs)]

@@ -1,0 +1,3 @@
+//! Finagle Mux and ThriftMux sessions and routers. Filled in by the Mux issue.
+
+#![warn(missing_docs)]

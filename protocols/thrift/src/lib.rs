@@ -1,0 +1,3 @@
+//! The Thrift router: framed and buffered transports, binary and compact headers. Filled in by the Thrift issue.
+
+#![warn(missing_docs)]
