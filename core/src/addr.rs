@@ -14,7 +14,7 @@ pub const WEIGHT_META_KEY: &str = "namer_nametree_weight";
 pub const ENDPOINT_WEIGHT_META_KEY: &str = "endpoint_addr_weight";
 
 /// One endpoint.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Address {
     /// Where to connect.
     pub addr: SocketAddr,
@@ -47,8 +47,8 @@ impl Addr {
     /// order made stable so that equal sets compare equal.
     pub fn bound(addresses: impl IntoIterator<Item = Address>) -> Addr {
         let mut v: Vec<Address> = addresses.into_iter().collect();
-        v.sort();
-        v.dedup();
+        v.sort_by_key(|a| a.addr);
+        v.dedup_by_key(|a| a.addr);
         Addr::Bound(v.into(), Meta::new())
     }
 

@@ -32,7 +32,7 @@ impl<T> Var<T> {
     /// A value that never changes.
     pub fn constant(value: T) -> Var<T> {
         // Dropping the sender leaves the receiver with its value and no further change.
-        watch::channel(value).1
+        Var(watch::channel(value).1)
     }
 
     /// A value and the handle that updates it.
