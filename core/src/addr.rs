@@ -25,7 +25,10 @@ pub struct Address {
 impl Address {
     /// An endpoint with no metadata.
     pub fn new(addr: SocketAddr) -> Address {
-        Address { addr, meta: Meta::new() }
+        Address {
+            addr,
+            meta: Meta::new(),
+        }
     }
 }
 

@@ -57,6 +57,11 @@ impl<T> Var<T> {
         self.0.changed().await.is_ok()
     }
 
+    /// Whether the value can never change again (its source is gone).
+    pub fn is_final(&self) -> bool {
+        self.0.has_changed().is_err()
+    }
+
     /// Whether two handles watch the same source.
     pub fn same_source(&self, other: &Var<T>) -> bool {
         self.0.same_channel(&other.0)

@@ -5,6 +5,19 @@
 //! lookup order; `../shared/spec/dtab.md` §5 records its semantics, which users' dtabs
 //! depend on to the corner case.
 
+mod bind;
+mod inet;
+mod interpreter;
+mod live;
+mod system;
+#[cfg(test)]
+mod tests;
+
+pub use bind::{bind_path, max_depth_error, Lookup, MAX_DEPTH};
+pub use inet::resolve_inet;
+pub use interpreter::ConfiguredNamers;
+pub use system::SystemNamer;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -31,12 +44,32 @@ pub struct Bound {
     pub residual: Path,
     /// The endpoints, updated live.
     pub addr: Var<Addr>,
+    /// The weight of the union member this name was bound under, if any; Finagle adds it
+    /// to the address set's metadata as `namer_nametree_weight` ([`Bound::addr_now`]).
+    pub weight: Option<f64>,
 }
 
 impl Bound {
     /// A bound name.
     pub fn new(id: Path, residual: Path, addr: Var<Addr>) -> Bound {
-        Bound { id, residual, addr }
+        Bound {
+            id,
+            residual,
+            addr,
+            weight: None,
+        }
+    }
+
+    /// The current address set, with the union weight in its metadata when there is one.
+    pub fn addr_now(&self) -> Addr {
+        let addr = self.addr.sample();
+        match (addr, self.weight) {
+            (Addr::Bound(addrs, mut meta), Some(w)) => {
+                meta.insert(crate::addr::WEIGHT_META_KEY.into(), w.into());
+                Addr::Bound(addrs, meta)
+            }
+            (addr, _) => addr,
+        }
     }
 }
 

@@ -35,8 +35,24 @@ pub(crate) fn is_java_whitespace(c: char) -> bool {
 /// The zero of every run of decimal digits (Unicode category Nd) in the Basic
 /// Multilingual Plane; a Java `char` cannot hold the others.
 const DIGIT_ZEROS: &[u32] = &[
-    0x0030, 0x0660, 0x06f0, 0x07c0, 0x0966, 0x09e6, 0x0a66, 0x0ae6, 0x0b66, 0x0be6, 0x0c66, 0x0ce6, 0x0d66, 0x0de6, 0x0e50, 0x0ed0, 0x0f20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90, 0x1b50, 0x1bb0, 0x1c40, 0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xa9f0, 0xaa50, 0xabf0, 0xff10
+    0x0030, 0x0660, 0x06f0, 0x07c0, 0x0966, 0x09e6, 0x0a66, 0x0ae6, 0x0b66, 0x0be6, 0x0c66, 0x0ce6,
+    0x0d66, 0x0de6, 0x0e50, 0x0ed0, 0x0f20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80,
+    0x1a90, 0x1b50, 0x1bb0, 0x1c40, 0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xa9f0, 0xaa50, 0xabf0,
+    0xff10,
 ];
+
+/// `java.lang.Character.digit(c, 10)` for a BMP character: its value if it is a decimal
+/// digit of any script.
+pub fn java_digit_value(c: char) -> Option<u32> {
+    let c = c as u32;
+    if (0x30..0x3a).contains(&c) {
+        return Some(c - 0x30);
+    }
+    DIGIT_ZEROS
+        .iter()
+        .find(|&&z| c >= z && c < z + 10)
+        .map(|&z| c - z)
+}
 
 /// `java.lang.Character.isDigit` for a BMP character.
 pub(crate) fn is_java_digit(c: char) -> bool {
@@ -53,7 +69,9 @@ mod tests {
 
     #[test]
     fn whitespace_follows_the_jvm() {
-        for c in ['\t', '\n', '\u{0b}', '\u{0c}', '\r', ' ', '\u{1f}', '\u{2028}', '\u{3000}'] {
+        for c in [
+            '\t', '\n', '\u{0b}', '\u{0c}', '\r', ' ', '\u{1f}', '\u{2028}', '\u{3000}',
+        ] {
             assert!(is_java_whitespace(c), "{c:?}");
         }
         for c in ['\u{a0}', '\u{2007}', '\u{202f}', '\u{85}', 'a', '#'] {

@@ -60,7 +60,13 @@ impl Dtab {
 
     /// This dtab with `dentry` appended (Finagle's `+`).
     pub fn push(&self, dentry: Dentry) -> Dtab {
-        Dtab(self.0.iter().cloned().chain(std::iter::once(dentry)).collect())
+        Dtab(
+            self.0
+                .iter()
+                .cloned()
+                .chain(std::iter::once(dentry))
+                .collect(),
+        )
     }
 
     /// One rewriting step (Finagle's `Dtab.lookup`).
@@ -70,10 +76,15 @@ impl Dtab {
     /// gives that tree as it is; several give an `Alt` of them, unsimplified, so that a
     /// later alternative is tried only when an earlier one binds to `Neg`.
     pub fn lookup(&self, path: &Path) -> NameTree<Path> {
-        let mut matches = self.0.iter().rev().filter(|d| d.prefix.matches(path)).map(|d| {
-            let suffix = path.drop(d.prefix.len());
-            d.dst.map_ref(&mut |p: &Path| p.concat(&suffix))
-        });
+        let mut matches = self
+            .0
+            .iter()
+            .rev()
+            .filter(|d| d.prefix.matches(path))
+            .map(|d| {
+                let suffix = path.drop(d.prefix.len());
+                d.dst.map_ref(&mut |p: &Path| p.concat(&suffix))
+            });
         let Some(first) = matches.next() else {
             return NameTree::Neg;
         };

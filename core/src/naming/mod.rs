@@ -12,6 +12,7 @@ mod path;
 mod show;
 mod tree;
 
+pub use chars::java_digit_value;
 pub use dentry::{Dentry, Prefix, PrefixElem};
 pub use dtab::Dtab;
 pub use parse::ParseError;

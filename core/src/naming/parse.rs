@@ -92,7 +92,10 @@ impl<'a> Parser<'a> {
             ),
         };
         ParseError {
-            message: format!("{expected} expected but {} found at '{shown}'", describe(found)),
+            message: format!(
+                "{expected} expected but {} found at '{shown}'",
+                describe(found)
+            ),
             position: self.src[..self.idx].chars().count(),
         }
     }

@@ -27,10 +27,17 @@ pub fn format_weight(w: f64) -> String {
         let padded = format!("{digits:0<point$}");
         (padded[..point].to_string(), padded[point..].to_string())
     } else {
-        ("0".to_string(), format!("{}{digits}", "0".repeat((-exp - 1) as usize)))
+        (
+            "0".to_string(),
+            format!("{}{digits}", "0".repeat((-exp - 1) as usize)),
+        )
     };
     let frac = format!("{frac:0<3}");
-    let mut kept: Vec<u8> = int.bytes().chain(frac.bytes().take(2)).map(|b| b - b'0').collect();
+    let mut kept: Vec<u8> = int
+        .bytes()
+        .chain(frac.bytes().take(2))
+        .map(|b| b - b'0')
+        .collect();
     if frac.as_bytes()[2] >= b'5' {
         let mut carry = true;
         for d in kept.iter_mut().rev() {
@@ -48,12 +55,17 @@ pub fn format_weight(w: f64) -> String {
     }
     let text: String = kept.iter().map(|d| char::from(b'0' + d)).collect();
     let (int, frac) = text.split_at(text.len() - 2);
-    let sign = if w.is_sign_negative() && text.bytes().any(|b| b != b'0') { "-" } else { "" };
+    let sign = if w.is_sign_negative() && text.bytes().any(|b| b != b'0') {
+        "-"
+    } else {
+        ""
+    };
     format!("{sign}{int}.{frac}")
 }
 
 fn is_multi<T>(t: &NameTree<T>) -> bool {
-    matches!(t, NameTree::Alt(ts) if ts.len() >= 2) || matches!(t, NameTree::Union(ws) if ws.len() >= 2)
+    matches!(t, NameTree::Alt(ts) if ts.len() >= 2)
+        || matches!(t, NameTree::Union(ws) if ws.len() >= 2)
 }
 
 /// The child of a one-child `Alt` or `Union`, which prints as the child itself.
@@ -151,16 +163,21 @@ mod tests {
     #[test]
     fn shows_finagle_examples() {
         let t = |s: &str| NameTree::read(s).unwrap().to_string();
-        assert_eq!(t("1 * /foo & 2 * /bar | .5 * /bar & .5 * /baz"), "/foo & 2.00*/bar | 0.50*/bar & 0.50*/baz");
+        assert_eq!(
+            t("1 * /foo & 2 * /bar | .5 * /bar & .5 * /baz"),
+            "/foo & 2.00*/bar | 0.50*/bar & 0.50*/baz"
+        );
         assert_eq!(t("/biz | /bliz & /bluth"), "/biz | /bliz & /bluth");
         assert_eq!(t("(/a | /b) & /c"), "(/a | /b) & /c");
         assert_eq!(t("/a | (/b | /c)"), "/a | (/b | /c)");
         assert_eq!(t("(/a & /b) & /c"), "(/a & /b) & /c");
         assert_eq!(t("! | ~ | $"), "! | ~ | $");
         assert_eq!(t("/$"), "/$");
-        let one_child: NameTree<Path> = NameTree::Alt(vec![NameTree::Union(vec![
-            crate::naming::Weighted::new(2.0, NameTree::read("/a | /b").unwrap()),
-        ])]);
+        let one_child: NameTree<Path> =
+            NameTree::Alt(vec![NameTree::Union(vec![crate::naming::Weighted::new(
+                2.0,
+                NameTree::read("/a | /b").unwrap(),
+            )])]);
         assert_eq!(one_child.to_string(), "/a | /b");
     }
 }

@@ -59,7 +59,9 @@ impl<T> NameTree<T> {
             NameTree::Leaf(v) => NameTree::Leaf(f(v)),
             NameTree::Alt(ts) => NameTree::Alt(ts.into_iter().map(|t| t.map(f)).collect()),
             NameTree::Union(ws) => NameTree::Union(
-                ws.into_iter().map(|w| Weighted::new(w.weight, w.tree.map(f))).collect(),
+                ws.into_iter()
+                    .map(|w| Weighted::new(w.weight, w.tree.map(f)))
+                    .collect(),
             ),
             NameTree::Neg => NameTree::Neg,
             NameTree::Fail => NameTree::Fail,
@@ -73,7 +75,9 @@ impl<T> NameTree<T> {
             NameTree::Leaf(v) => NameTree::Leaf(f(v)),
             NameTree::Alt(ts) => NameTree::Alt(ts.iter().map(|t| t.map_ref(f)).collect()),
             NameTree::Union(ws) => NameTree::Union(
-                ws.iter().map(|w| Weighted::new(w.weight, w.tree.map_ref(f))).collect(),
+                ws.iter()
+                    .map(|w| Weighted::new(w.weight, w.tree.map_ref(f)))
+                    .collect(),
             ),
             NameTree::Neg => NameTree::Neg,
             NameTree::Fail => NameTree::Fail,
@@ -216,7 +220,10 @@ mod tests {
             ("~ | /foo | /bar", Some(&["/foo"])),
             ("~ | $ | /blah", Some(&[])),
             ("~ | (~ | $) | /blah", Some(&[])),
-            ("(~|$|/foo) & (/bar|/blah) & ~ & /FOO", Some(&["/FOO", "/bar"])),
+            (
+                "(~|$|/foo) & (/bar|/blah) & ~ & /FOO",
+                Some(&["/FOO", "/bar"]),
+            ),
             ("! | /ok", None),
             ("/ok & !", Some(&["/ok"])),
             ("! & ! & !", None),
@@ -227,8 +234,9 @@ mod tests {
             assert_eq!(eval_shown(src), want, "eval {src}");
             // Simplification preserves the evaluation.
             let simplified = t(src).simplify();
-            let mut got: Option<Vec<String>> =
-                simplified.eval().map(|v| v.into_iter().map(Path::show).collect());
+            let mut got: Option<Vec<String>> = simplified
+                .eval()
+                .map(|v| v.into_iter().map(Path::show).collect());
             if let Some(g) = got.as_mut() {
                 g.sort();
             }
@@ -259,7 +267,11 @@ mod tests {
 
     #[test]
     fn simplify_is_a_fixpoint() {
-        for src in ["~ | (~ | $) | /blah", "(~|$|/foo) & (/bar|/blah) & ~ & /FOO", "/a & (! | /b)"] {
+        for src in [
+            "~ | (~ | $) | /blah",
+            "(~|$|/foo) & (/bar|/blah) & ~ & /FOO",
+            "/a & (! | /b)",
+        ] {
             let once = t(src).simplify();
             assert_eq!(once.clone().simplify(), once, "{src}");
         }

@@ -20,13 +20,19 @@ fn no_match_is_neg_and_one_match_is_unwrapped() {
     assert_eq!(dtab.lookup(&p("/c")), NameTree::Neg);
     assert_eq!(dtab.lookup(&p("/a/c")).to_string(), "/b/c");
     assert_eq!(d("/a=>~").lookup(&p("/a")), NameTree::Neg);
-    assert_eq!(d("/a=>~;/a=>~").lookup(&p("/a")), NameTree::Alt(vec![NameTree::Neg, NameTree::Neg]));
+    assert_eq!(
+        d("/a=>~;/a=>~").lookup(&p("/a")),
+        NameTree::Alt(vec![NameTree::Neg, NameTree::Neg])
+    );
 }
 
 #[test]
 fn residual_is_appended_to_every_leaf() {
     let dtab = d("/s=>/a & 2*/b | (/c | !) ");
-    assert_eq!(dtab.lookup(&p("/s/x/y")).to_string(), "/a/x/y & 2.00*/b/x/y | (/c/x/y | !)");
+    assert_eq!(
+        dtab.lookup(&p("/s/x/y")).to_string(),
+        "/a/x/y & 2.00*/b/x/y | (/c/x/y | !)"
+    );
 }
 
 #[test]
@@ -56,12 +62,19 @@ fn concatenation_appends_and_later_entries_win() {
     assert_eq!(all.show(), "/a=>/b;/a=>/c;/a=>/d");
     assert_eq!(all.lookup(&p("/a")).to_string(), "/d | /c | /b");
     assert_eq!(base.concat(&Dtab::empty()), base);
-    assert_eq!(base.push(crate::naming::Dentry::read("/z=>/y").unwrap()).show(), "/a=>/b;/z=>/y");
+    assert_eq!(
+        base.push(crate::naming::Dentry::read("/z=>/y").unwrap())
+            .show(),
+        "/a=>/b;/z=>/y"
+    );
 }
 
 #[test]
 fn show_is_canonical() {
-    assert_eq!(d(" /a => /b ;\n /c => 0.5 * /d & 0.50*/e ").show(), "/a=>/b;/c=>0.50*/d & 0.50*/e");
+    assert_eq!(
+        d(" /a => /b ;\n /c => 0.5 * /d & 0.50*/e ").show(),
+        "/a=>/b;/c=>0.50*/d & 0.50*/e"
+    );
     assert_eq!(Dtab::empty().show(), "");
     assert_eq!(d("/a=>/b").to_string(), "/a=>/b");
 }
@@ -96,5 +109,8 @@ fn names_rst_chain_rewrites_step_by_step() {
         ]
     );
     let staged = dtab.concat(&d("/s#=>/s##/staging"));
-    assert_eq!(staged.lookup(&p("/s#/crawler")).to_string(), "/s##/staging/crawler | /s##/prod/crawler");
+    assert_eq!(
+        staged.lookup(&p("/s#/crawler")).to_string(),
+        "/s##/staging/crawler | /s##/prod/crawler"
+    );
 }

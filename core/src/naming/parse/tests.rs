@@ -6,32 +6,73 @@ fn err(r: Result<impl std::fmt::Debug, super::ParseError>) -> String {
 
 #[test]
 fn error_messages_match_finagle() {
-    assert_eq!(err(Path::read("/foo^bar")), "end of input expected but '^' found at '/foo[^]bar'");
-    assert_eq!(err(Path::read("/foo/bar/")), "label char expected but end of input found at '/foo/bar/[]'");
-    assert_eq!(err(Dtab::read("invalid-param")), "'/' expected but 'i' found at '[i]nvalid-param'");
-    assert_eq!(err(Path::read("/\\X41")), "'x' expected but 'X' found at '/\\[X]41'");
-    assert_eq!(err(Path::read("/\\x4")), "hex char expected but end of input found at '/\\x4[]'");
-    assert_eq!(err(Path::read("/\\x4g")), "hex char expected but 'g' found at '/\\x4[g]'");
-    assert_eq!(err(NameTree::read(". * /a")), "weight expected but '.' found at '.[ ]* /a'");
-    assert_eq!(err(NameTree::read("1.2.3 * /a")), "number char expected but '.' found at '1.2[.]3 * /a'");
-    assert_eq!(err(NameTree::read("-1 * /a")), "simple expected but '-' found at '[-]1 * /a'");
-    assert_eq!(err(NameTree::read("1e3 * /a")), "'*' expected but 'e' found at '1[e]3 * /a'");
-    assert_eq!(err(NameTree::read("2 /a")), "'*' expected but '/' found at '2 [/]a'");
-    assert_eq!(err(NameTree::read("\u{663} * /a")), "For input string: \"\u{663}\"");
+    assert_eq!(
+        err(Path::read("/foo^bar")),
+        "end of input expected but '^' found at '/foo[^]bar'"
+    );
+    assert_eq!(
+        err(Path::read("/foo/bar/")),
+        "label char expected but end of input found at '/foo/bar/[]'"
+    );
+    assert_eq!(
+        err(Dtab::read("invalid-param")),
+        "'/' expected but 'i' found at '[i]nvalid-param'"
+    );
+    assert_eq!(
+        err(Path::read("/\\X41")),
+        "'x' expected but 'X' found at '/\\[X]41'"
+    );
+    assert_eq!(
+        err(Path::read("/\\x4")),
+        "hex char expected but end of input found at '/\\x4[]'"
+    );
+    assert_eq!(
+        err(Path::read("/\\x4g")),
+        "hex char expected but 'g' found at '/\\x4[g]'"
+    );
+    assert_eq!(
+        err(NameTree::read(". * /a")),
+        "weight expected but '.' found at '.[ ]* /a'"
+    );
+    assert_eq!(
+        err(NameTree::read("1.2.3 * /a")),
+        "number char expected but '.' found at '1.2[.]3 * /a'"
+    );
+    assert_eq!(
+        err(NameTree::read("-1 * /a")),
+        "simple expected but '-' found at '[-]1 * /a'"
+    );
+    assert_eq!(
+        err(NameTree::read("1e3 * /a")),
+        "'*' expected but 'e' found at '1[e]3 * /a'"
+    );
+    assert_eq!(
+        err(NameTree::read("2 /a")),
+        "'*' expected but '/' found at '2 [/]a'"
+    );
+    assert_eq!(
+        err(NameTree::read("\u{663} * /a")),
+        "For input string: \"\u{663}\""
+    );
 }
 
 #[test]
 fn error_positions_are_character_offsets() {
     let e = Dtab::read("/a=>/b;/c=/d").unwrap_err();
     assert_eq!(e.position(), 10);
-    assert_eq!(e.message(), "'>' expected but '/' found at '/a=>/b;/c=[/]d'");
+    assert_eq!(
+        e.message(),
+        "'>' expected but '/' found at '/a=>/b;/c=[/]d'"
+    );
     assert_eq!(Path::read("/é").unwrap_err().position(), 1);
     assert_eq!(Path::read("/a/").unwrap_err().position(), 3);
 }
 
 #[test]
 fn paths_reject_empty_elements_stars_and_trailing_garbage() {
-    for bad in ["", "a", "//", "/a//b", "/a/", "/a/*", "/foo bar", "/é", "/a\u{a0}"] {
+    for bad in [
+        "", "a", "//", "/a//b", "/a/", "/a/*", "/foo bar", "/é", "/a\u{a0}",
+    ] {
         assert!(Path::read(bad).is_err(), "{bad:?} should not parse");
     }
     assert_eq!(Path::read("/foo # x").unwrap(), Path::read("/foo").unwrap());
@@ -55,17 +96,38 @@ fn comments_start_only_where_whitespace_may() {
     let d = Dtab::read("/a=>/b;#/c=>/d").unwrap();
     assert_eq!(d.len(), 1, "the comment swallows the rest of the line");
     assert!(Dtab::read("/a=>#/b").is_err());
-    assert_eq!(Dtab::read("/a => /b # note\n;/c=>/d").unwrap().show(), "/a=>/b;/c=>/d");
+    assert_eq!(
+        Dtab::read("/a => /b # note\n;/c=>/d").unwrap().show(),
+        "/a=>/b;/c=>/d"
+    );
     assert_eq!(Path::read("/b#c").unwrap().show(), "/b#c");
-    assert_eq!(Dtab::read("/#/io.l5d.fs=>/x").unwrap().show(), "/#/io.l5d.fs=>/x");
+    assert_eq!(
+        Dtab::read("/#/io.l5d.fs=>/x").unwrap().show(),
+        "/#/io.l5d.fs=>/x"
+    );
 }
 
 #[test]
 fn dtab_separators_follow_finagle() {
-    for ok in ["", "  ", "# only a comment", "/a=>/b;", "/a=>/b ; /c=>/d ;", "\n/a=>/b;\n/c=>/d\n"] {
+    for ok in [
+        "",
+        "  ",
+        "# only a comment",
+        "/a=>/b;",
+        "/a=>/b ; /c=>/d ;",
+        "\n/a=>/b;\n/c=>/d\n",
+    ] {
         assert!(Dtab::read(ok).is_ok(), "{ok:?} should parse");
     }
-    for bad in [";", ";/a=>/b", "/a=>/b;;", "/a=>/x\n/b=>/y", "/a=>/b,/c=>/d", "/a = >/b", "/a=>"] {
+    for bad in [
+        ";",
+        ";/a=>/b",
+        "/a=>/b;;",
+        "/a=>/x\n/b=>/y",
+        "/a=>/b,/c=>/d",
+        "/a = >/b",
+        "/a=>",
+    ] {
         assert!(Dtab::read(bad).is_err(), "{bad:?} should not parse");
     }
     assert_eq!(Dtab::read("").unwrap(), Dtab::empty());
@@ -79,13 +141,26 @@ fn precedence_and_grouping() {
     assert_eq!(
         tree,
         Alt(vec![
-            Union(vec![super::Weighted::new(1.0, p("/a")), super::Weighted::new(1.0, p("/b"))]),
+            Union(vec![
+                super::Weighted::new(1.0, p("/a")),
+                super::Weighted::new(1.0, p("/b"))
+            ]),
             p("/c"),
         ])
     );
-    assert_eq!(NameTree::read("/a | (/b | /c)").unwrap(), Alt(vec![p("/a"), Alt(vec![p("/b"), p("/c")])]));
-    assert_eq!(NameTree::read("2 * /a").unwrap(), p("/a"), "a lone weight is dropped");
-    assert_eq!(NameTree::read("2 * /a | /b").unwrap(), Alt(vec![p("/a"), p("/b")]));
+    assert_eq!(
+        NameTree::read("/a | (/b | /c)").unwrap(),
+        Alt(vec![p("/a"), Alt(vec![p("/b"), p("/c")])])
+    );
+    assert_eq!(
+        NameTree::read("2 * /a").unwrap(),
+        p("/a"),
+        "a lone weight is dropped"
+    );
+    assert_eq!(
+        NameTree::read("2 * /a | /b").unwrap(),
+        Alt(vec![p("/a"), p("/b")])
+    );
     assert_eq!(NameTree::read("$").unwrap(), Empty);
     assert_eq!(NameTree::read("/$").unwrap(), p("/$"));
     assert_eq!(NameTree::read("~").unwrap(), Neg);
@@ -106,7 +181,10 @@ fn weights_accept_java_double_forms() {
     assert!(w(&"9".repeat(400)).is_infinite());
     let t = NameTree::read(&format!("{} * /a & /b", "9".repeat(400))).unwrap();
     assert_eq!(t.to_string(), "Infinity*/a & /b");
-    assert!(NameTree::read(&t.to_string()).is_err(), "Infinity does not parse back");
+    assert!(
+        NameTree::read(&t.to_string()).is_err(),
+        "Infinity does not parse back"
+    );
 }
 
 #[test]
