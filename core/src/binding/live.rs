@@ -27,7 +27,7 @@ fn settled(memo: &Memo) -> bool {
 }
 
 /// Waits until one of the inputs in `memo` changes; never returns if none ever will.
-async fn any_changed(memo: &mut Memo) {
+pub(crate) async fn any_changed(memo: &mut Memo) {
     let mut futs: Vec<Changed<'_>> = memo
         .lookups
         .values_mut()

@@ -7,8 +7,8 @@
 
 mod bind;
 mod inet;
-mod interpreter;
-mod live;
+pub(crate) mod interpreter;
+pub(crate) mod live;
 mod system;
 #[cfg(test)]
 mod tests;
