@@ -90,14 +90,18 @@ impl From<&Path> for Prefix {
 pub struct Dentry {
     /// What the entry matches.
     pub prefix: Prefix,
-    /// What matching paths become.
-    pub dst: NameTree<Path>,
+    /// What matching paths become; shared, so that concatenating dtabs per request copies
+    /// no trees.
+    pub dst: Arc<NameTree<Path>>,
 }
 
 impl Dentry {
     /// Builds a dentry.
     pub fn new(prefix: Prefix, dst: NameTree<Path>) -> Dentry {
-        Dentry { prefix, dst }
+        Dentry {
+            prefix,
+            dst: Arc::new(dst),
+        }
     }
 
     /// Parses Finagle's dentry syntax (`Dentry.read`): `prefix => tree`.
@@ -112,13 +116,13 @@ impl Dentry {
     pub fn nop() -> Dentry {
         Dentry {
             prefix: Prefix(Arc::from(vec![PrefixElem::Label(Elem::from(&b"/"[..]))])),
-            dst: NameTree::Neg,
+            dst: Arc::new(NameTree::Neg),
         }
     }
 
     /// Whether this is [`Dentry::nop`].
     pub fn is_nop(&self) -> bool {
-        matches!(self.dst, NameTree::Neg)
+        matches!(*self.dst, NameTree::Neg)
             && matches!(&*self.prefix.0, [PrefixElem::Label(l)] if &**l == b"/")
     }
 

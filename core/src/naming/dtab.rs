@@ -102,8 +102,8 @@ impl Dtab {
     pub fn simplified(&self) -> Dtab {
         self.0
             .iter()
-            .map(|d| Dentry::new(d.prefix.clone(), d.dst.clone().simplify()))
-            .filter(|d| !matches!(d.dst, NameTree::Neg))
+            .map(|d| Dentry::new(d.prefix.clone(), (*d.dst).clone().simplify()))
+            .filter(|d| !matches!(*d.dst, NameTree::Neg))
             .collect::<Vec<_>>()
             .into()
     }
