@@ -225,15 +225,17 @@ fn full_example_binds_the_first_non_neg_alternative_with_weights() {
     assert_eq!(weights["/$/inet/7070"], 1.0);
 }
 
+type Answer = Arc<Updater<State<NameTree<Name>>>>;
+
 /// A namer whose answers the test sets; it counts lookups and exposes its updaters.
 #[derive(Default, Clone)]
 struct TestNamer {
-    answers: Arc<Mutex<HashMap<Path, Arc<Updater<State<NameTree<Name>>>>>>>,
+    answers: Arc<Mutex<HashMap<Path, Answer>>>,
     lookups: Arc<Mutex<usize>>,
 }
 
 impl TestNamer {
-    fn updater(&self, path: &str) -> Arc<Updater<State<NameTree<Name>>>> {
+    fn updater(&self, path: &str) -> Answer {
         self.answers
             .lock()
             .unwrap()

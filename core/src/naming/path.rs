@@ -212,7 +212,7 @@ mod tests {
 
     #[test]
     fn ordering_is_elementwise() {
-        let mut v = vec![p("/b"), p("/a/c"), p("/a"), p("/"), p("/a/b")];
+        let mut v = [p("/b"), p("/a/c"), p("/a"), p("/"), p("/a/b")];
         v.sort();
         let shown: Vec<_> = v.iter().map(Path::show).collect();
         assert_eq!(shown, ["/", "/a", "/a/b", "/a/c", "/b"]);
