@@ -48,6 +48,8 @@ type Result<T> = std::result::Result<T, ParseError>;
 pub(crate) struct Parser<'a> {
     src: &'a str,
     idx: usize,
+    /// Scratch space for the label being read, reused so each label costs one allocation.
+    label: Vec<u8>,
 }
 
 fn describe(c: Option<char>) -> String {
@@ -59,7 +61,7 @@ fn describe(c: Option<char>) -> String {
 
 impl<'a> Parser<'a> {
     pub(crate) fn new(src: &'a str) -> Parser<'a> {
-        Parser { src, idx: 0 }
+        Parser { src, idx: 0, label: Vec::new() }
     }
 
     /// Runs `production`, then requires that only whitespace and comments remain.
@@ -148,24 +150,24 @@ impl<'a> Parser<'a> {
     }
 
     fn label(&mut self) -> Result<Elem> {
-        let mut bytes = Vec::with_capacity(16);
+        self.label.clear();
         loop {
             match self.peek() {
                 Some(c) if is_showable_char(c) => {
                     self.next();
-                    bytes.push(c as u8);
+                    self.label.push(c as u8);
                 }
                 Some('\\') => {
                     self.next();
                     self.eat('x')?;
                     let hi = self.hex_digit()?;
                     let lo = self.hex_digit()?;
-                    bytes.push(hi << 4 | lo);
+                    self.label.push(hi << 4 | lo);
                 }
                 c => return Err(self.illegal("label char", c)),
             }
             if !Self::is_label_char(self.peek()) {
-                return Ok(Elem::from(bytes));
+                return Ok(Elem::from(&self.label[..]));
             }
         }
     }
