@@ -1,1 +1,149 @@
-//! integration
+//! Harnesses for end-to-end tests: start a real process with a config, wait for it with a
+//! deadline (never a fixed sleep), read what it printed, and stop it.
+//!
+//! The tests of each binary live beside it (`linkerd/tests`, `namerd/tests`) so that Cargo
+//! builds the binary for them; scenarios that span several binaries and real peers live in
+//! `integration/tests` as later issues add them.
+
+#![warn(missing_docs)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// A child process with its output captured, killed if the test drops it.
+pub struct Process {
+    child: Child,
+}
+
+/// What a finished process printed and how it ended.
+#[derive(Debug)]
+pub struct Finished {
+    /// Its exit status.
+    pub status: ExitStatus,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Process {
+    /// Starts `program` with `args`, capturing stdout and stderr.
+    pub fn start(program: &Path, args: &[&str]) -> Process {
+        let child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        Process { child }
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends a signal (`TERM`, `INT`, ...) with the system's `kill`.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.id().to_string())
+            .status();
+        assert!(
+            matches!(status, Ok(s) if s.success()),
+            "kill -{name} failed"
+        );
+    }
+
+    /// Waits up to `timeout` for the process to exit and returns what it printed.
+    pub fn wait(mut self, timeout: Duration) -> Finished {
+        let status = eventually("the process to exit", timeout, || {
+            self.child.try_wait().ok().flatten()
+        });
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        if let Some(mut out) = self.child.stdout.take() {
+            let _ = out.read_to_string(&mut stdout);
+        }
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = err.read_to_string(&mut stderr);
+        }
+        Finished {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh directory under the system temp dir for one test's files.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("l5d-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eventually_returns_the_first_answer() {
+        let mut n = 0;
+        let v = eventually("n to reach 3", Duration::from_secs(5), || {
+            n += 1;
+            (n >= 3).then_some(n)
+        });
+        assert_eq!(v, 3);
+    }
+
+    #[test]
+    #[should_panic(expected = "timed out")]
+    fn eventually_gives_up_at_the_deadline() {
+        eventually::<()>("nothing", Duration::from_millis(20), || None);
+    }
+
+    #[test]
+    fn processes_report_exit_status_and_output() {
+        let p = Process::start(Path::new("sh"), &["-c", "echo out; echo err >&2; exit 3"]);
+        let done = p.wait(Duration::from_secs(10));
+        assert_eq!(done.status.code(), Some(3));
+        assert_eq!(
+            (done.stdout.as_str(), done.stderr.as_str()),
+            ("out\n", "err\n")
+        );
+    }
+}
