@@ -711,16 +711,14 @@ proptest! {
 }
 
 /// Spec §4.1 (Finagle's `NameTree.simplified`): `simplify(Union(w:t)) = simplify(t)`, so a
-/// one-member Union whose member is `!` simplifies to `!`. The engine filters `Neg` and
-/// `Fail` members before it looks at the count, and gives `~`. The parser never builds a
-/// one-member Union, so only trees built in code reach this.
+/// one-member Union whose member is `!` simplifies to `!`, not `~`. The parser never builds
+/// a one-member Union, so only trees built in code reach this.
 ///
-/// Once fixed, note that such a tree is where Finagle's `simplify` changes `eval`:
-/// `eval` reads the Union's `!` as "no member resolved" (Neg) and falls through to `/a`,
-/// while the simplified tree is `!`. Parsed trees keep `eval(simplify(t)) == eval(t)`,
-/// which `simplify_preserves_eval` checks.
+/// Such a tree is where Finagle's `simplify` changes `eval`: `eval` reads the Union's `!`
+/// as "no member resolved" (Neg) and falls through to `/a`, while the simplified tree is
+/// `!`. Parsed trees keep `eval(simplify(t)) == eval(t)`, which `simplify_preserves_eval`
+/// checks.
 #[test]
-#[ignore = "bug: NameTree::simplify turns a one-member Union of `!` into `~`; the spec (§4.1) says `!`"]
 fn one_member_union_simplifies_to_its_member_even_when_it_fails() {
     let lone_fail = || NameTree::<Path>::Union(vec![Weighted::new(2.0, NameTree::Fail)]);
     assert_eq!(lone_fail().simplify(), NameTree::Fail);

@@ -126,6 +126,8 @@ impl<T> NameTree<T> {
                     _ => NameTree::Alt(acc),
                 }
             }
+            // A lone member is its own simplification, weight dropped, even `!` or `~`.
+            NameTree::Union(mut ws) if ws.len() == 1 => ws.pop().expect("one member").tree.simplify(),
             NameTree::Union(ws) => {
                 let mut acc: Vec<Weighted<T>> = ws
                     .into_iter()
@@ -257,12 +259,16 @@ mod tests {
             ("/a | (/b | /c)", "/a | (/b | /c)"),
             ("~ | ~", "~"),
             ("/a & /a", "/a & /a"),
+            ("(2 * ! & ~) | /a", "/a"),
         ];
         for (src, want) in cases {
             assert_eq!(t(src).simplify().to_string(), want, "simplify {src}");
         }
         assert_eq!(NameTree::<Path>::Alt(vec![]).simplify(), NameTree::Neg);
         assert_eq!(NameTree::<Path>::Union(vec![]).simplify(), NameTree::Neg);
+        let lone = |t| NameTree::<Path>::Union(vec![Weighted::new(2.0, t)]);
+        assert_eq!(lone(NameTree::Fail).simplify(), NameTree::Fail);
+        assert_eq!(lone(NameTree::Neg).simplify(), NameTree::Neg);
     }
 
     #[test]
