@@ -35,6 +35,7 @@ mod router;
 mod server;
 mod service;
 mod slot;
+pub mod telemeters;
 mod types;
 mod yaml;
 
@@ -51,6 +52,7 @@ pub use de::{decode, fields_of};
 pub use error::{BuildError, ConfigError, ConfigWarning, Location};
 pub use interpreter::{DefaultInterpreter, InterpreterEntry};
 pub use keypath::{KeyPath, Seg};
+pub use kind::decode_kind;
 pub use linkerd::{LinkerdConfig, LINKERD_ADMIN_PORT};
 pub use namer::{build_namers, NamerEntry, TransformerEntry};
 pub use namerd::{InterfaceEntry, NamerdConfig, StorageEntry, NAMERD_ADMIN_PORT};

@@ -226,6 +226,17 @@ impl Protocol {
         )
     }
 
+    /// Adds an identifier kind decoded by `variant` (for one type serving several kinds).
+    pub fn add_identifier_variant(
+        &mut self,
+        kind: &str,
+        variant: Variant<Box<dyn IdentifierConfig>>,
+    ) -> Result<(), RegistryError> {
+        self.identifiers
+            .get_or_insert_with(|| Family::new("identifier"))
+            .add(kind, variant)
+    }
+
     /// The identifier used when a router names none.
     pub fn set_default_identifier(&mut self, kind: &str) -> &mut Protocol {
         self.default_identifier = Some(kind.to_owned());
@@ -241,6 +252,16 @@ impl Protocol {
                 Ok(Box::new(t))
             }),
         )
+    }
+
+    /// Adds a response classifier kind decoded by `variant` (for one type serving several
+    /// kinds).
+    pub fn add_classifier_variant(
+        &mut self,
+        kind: &str,
+        variant: Variant<Box<dyn ClassifierConfig>>,
+    ) -> Result<(), RegistryError> {
+        self.classifiers.add(kind, variant)
     }
 
     /// The response classifier used when a service names none.

@@ -41,6 +41,14 @@ pub struct JitteredBackoff {
     pub max_ms: u64,
 }
 
+/// Decodes through serde, for plugin structs that hold a backoff (`io.l5d.consul`'s).
+impl<'de> serde::Deserialize<'de> for Backoff {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Backoff, D::Error> {
+        let v = Value::deserialize(d)?;
+        super::kind::decode_kind(v, backoffs()).map_err(serde::de::Error::custom)
+    }
+}
+
 impl Backoff {
     /// No wait: the default for retries.
     pub fn none() -> Backoff {
