@@ -3,3 +3,5 @@
 //! the system namers (`/$/inet`, `/$/fail`, `/$/nil`) live in `l5d-core`.
 
 #![warn(missing_docs)]
+
+pub mod config;
