@@ -5,4 +5,5 @@
 #![warn(missing_docs)]
 
 pub mod dtab;
+pub mod plugins;
 pub mod run;

@@ -1,3 +1,5 @@
 //! The namerd binary's wiring.
 
 #![warn(missing_docs)]
+
+pub mod plugins;
