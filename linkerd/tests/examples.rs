@@ -37,7 +37,11 @@ fn examples() -> Vec<(String, String)> {
         })
         .collect();
     files.sort();
-    assert!(files.len() >= 39, "expected the 39 Linkerd 1 examples, found {}", files.len());
+    assert!(
+        files.len() >= 39,
+        "expected the 39 Linkerd 1 examples, found {}",
+        files.len()
+    );
     files
 }
 
@@ -138,8 +142,30 @@ impl Rng {
 }
 
 const SNIPPETS: &[&str] = &[
-    ":", "-", " ", "\n", "{", "}", "[", "]", "'", "\"", "kind: x", "&a", "*a", "!t", "|", "#",
-    "0", "-1", "99999", "~", "/", "=>", "experimental: true", "\t",
+    ":",
+    "-",
+    " ",
+    "\n",
+    "{",
+    "}",
+    "[",
+    "]",
+    "'",
+    "\"",
+    "kind: x",
+    "&a",
+    "*a",
+    "!t",
+    "|",
+    "#",
+    "0",
+    "-1",
+    "99999",
+    "~",
+    "/",
+    "=>",
+    "experimental: true",
+    "\t",
 ];
 
 fn mutate(text: &str, rng: &mut Rng) -> String {
@@ -160,7 +186,10 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
             2 => lines[i] = format!("  {}", lines[i]),
             3 => {
                 let line = &lines[i];
-                let at = line.char_indices().map(|(j, _)| j).nth(rng.below(line.len() + 1));
+                let at = line
+                    .char_indices()
+                    .map(|(j, _)| j)
+                    .nth(rng.below(line.len() + 1));
                 let at = at.unwrap_or(line.len());
                 let snippet = SNIPPETS[rng.below(SNIPPETS.len())];
                 lines[i] = format!("{}{snippet}{}", &line[..at], &line[at..]);

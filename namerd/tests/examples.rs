@@ -27,7 +27,11 @@ fn examples() -> Vec<(String, String)> {
         })
         .collect();
     files.sort();
-    assert!(files.len() >= 13, "expected the 13 namerd examples, found {}", files.len());
+    assert!(
+        files.len() >= 13,
+        "expected the 13 namerd examples, found {}",
+        files.len()
+    );
     files
 }
 
@@ -57,14 +61,21 @@ fn every_namerd_example_loads() {
 fn the_etcd_example_needs_the_experimental_flag() {
     let reg = namerd::plugins::registry().expect("namerd's plugins register");
     let all = examples();
-    let text = &all.iter().find(|(n, _)| n == NEEDS_EXPERIMENTAL).expect("etcd.yaml").1;
+    let text = &all
+        .iter()
+        .find(|(n, _)| n == NEEDS_EXPERIMENTAL)
+        .expect("etcd.yaml")
+        .1;
     let e = load_namerd(text, &reg).expect_err("io.l5d.etcd is experimental");
     assert_eq!(
         e.to_string(),
         "storage: storage kind 'io.l5d.etcd' is experimental and must be enabled explicitly \
          with 'experimental: true' at line 4, column 3"
     );
-    let enabled = text.replace("kind: io.l5d.etcd", "kind: io.l5d.etcd\n  experimental: true");
+    let enabled = text.replace(
+        "kind: io.l5d.etcd",
+        "kind: io.l5d.etcd\n  experimental: true",
+    );
     assert!(load_namerd(&enabled, &reg).is_ok());
 }
 
@@ -74,7 +85,9 @@ fn namerd_examples_load_with_linkerd_1_meanings() {
     let all = examples();
     let get = |name: &str| {
         let text = &all.iter().find(|(n, _)| n == name).expect(name).1;
-        load_namerd(text, &reg).unwrap_or_else(|e| panic!("{name}: {e}")).config
+        load_namerd(text, &reg)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .config
     };
     let c = get("minimal.yaml");
     assert_eq!(c.admin.port, 9991);
@@ -85,7 +98,10 @@ fn namerd_examples_load_with_linkerd_1_meanings() {
     let c = get("k8s-mesh.yaml");
     let mounts: Vec<String> = c.namers.iter().map(|n| n.mount().show()).collect();
     assert_eq!(mounts, ["/#/ds", "/#/io.l5d.k8s"]);
-    assert_eq!(c.namers[0].transformers[0].transformer.kind, "io.l5d.k8s.daemonset");
+    assert_eq!(
+        c.namers[0].transformers[0].transformer.kind,
+        "io.l5d.k8s.daemonset"
+    );
     let c = get("mesh.yaml");
     assert_eq!(c.interfaces[1].port, 4321);
 }

@@ -222,6 +222,30 @@ pub(crate) fn partition(
     Ok(out)
 }
 
+/// Decodes a `{kind: ..., ...}` value of a closed set outside a config load: for plugin
+/// structs whose own keys hold a closed set (a labeler, a backoff) and decode through
+/// serde. The message names the kind, the known kinds, or the unknown key.
+pub fn decode_kind<T>(value: Value, family: &Family<T>) -> Result<T, String> {
+    let root = KeyPath::root();
+    let (kind, map) = select(value, &root, "kind", None).map_err(|e| e.to_string())?;
+    let variant = lookup(family, &kind, &root, "kind").map_err(|e| e.to_string())?;
+    let context = format!("kind {kind}");
+    let own = partition(
+        map,
+        &root,
+        family.name(),
+        Some(&context),
+        &[variant.fields()],
+        &mut Vec::new(),
+    )
+    .map_err(|e| e.to_string())?
+    .pop()
+    .unwrap_or_default();
+    variant
+        .parse(Value::Object(own), &root, Some(&context))
+        .map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,28 +338,4 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].path().to_string(), "routers[0].baseDtab");
     }
-}
-
-/// Decodes a `{kind: ..., ...}` value of a closed set outside a config load: for plugin
-/// structs whose own keys hold a closed set (a labeler, a backoff) and decode through
-/// serde. The message names the kind, the known kinds, or the unknown key.
-pub fn decode_kind<T>(value: Value, family: &Family<T>) -> Result<T, String> {
-    let root = KeyPath::root();
-    let (kind, map) = select(value, &root, "kind", None).map_err(|e| e.to_string())?;
-    let variant = lookup(family, &kind, &root, "kind").map_err(|e| e.to_string())?;
-    let context = format!("kind {kind}");
-    let own = partition(
-        map,
-        &root,
-        family.name(),
-        Some(&context),
-        &[variant.fields()],
-        &mut Vec::new(),
-    )
-    .map_err(|e| e.to_string())?
-    .pop()
-    .unwrap_or_default();
-    variant
-        .parse(Value::Object(own), &root, Some(&context))
-        .map_err(|e| e.to_string())
 }
