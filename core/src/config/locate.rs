@@ -31,7 +31,8 @@ struct Scalar {
 
 impl Locator {
     /// Records the positions in `text`. Text the event parser rejects yields the positions
-    /// seen before the error.
+    /// seen before the error. Only call it on text serde_yaml accepted: the event parser
+    /// recurses once per nesting level, without a limit.
     pub fn new(text: &str) -> Locator {
         let mut recorder = Recorder::default();
         // The result is ignored on purpose: serde_yaml reports syntax errors with their

@@ -8,7 +8,7 @@
 //! path, the plugin and the line: `routers[0].identifier (kind io.l5d.path): unknown field
 //! 'segmnts', expected one of segments, consume at line 7, column 5`.
 //!
-//! How it works: [`yaml`](self) turns the text into a JSON-shaped value (the only module
+//! How it works: `yaml.rs` turns the text into a JSON-shaped value (the only module
 //! that knows the YAML crate) and a locator of key positions; plugin slots are dispatched
 //! on their `kind` (`kind.rs`, `slot.rs`) so that open sets of kinds, key paths and lines
 //! survive, which serde's tagged enums would lose; each plugin's own keys decode into its

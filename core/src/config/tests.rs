@@ -580,6 +580,14 @@ fn namerd_defaults_and_overlapping_prefixes() {
     assert_eq!(e.message(), "missing required key 'storage'");
 }
 
+#[test]
+fn deeply_nested_documents_are_refused_without_overflowing() {
+    let deep = format!("routers: {}{}\n", "[".repeat(5_000), "]".repeat(5_000));
+    assert!(load(&deep).is_err());
+    let deep = format!("routers:\n{}", "- ".repeat(5_000));
+    assert!(load(&deep).is_err());
+}
+
 mod fuzz {
     use super::*;
     use proptest::prelude::*;

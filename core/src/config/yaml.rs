@@ -20,8 +20,10 @@ pub(crate) struct Document {
 
 /// Parses `text` as one YAML (or JSON) document.
 pub(crate) fn parse(text: &str) -> Result<Document, ConfigError> {
-    let locator = Locator::new(text);
+    // serde_yaml first: it bounds nesting (128 levels), and the event parser behind the
+    // locator recurses without a bound on some deeply nested documents.
     let yaml: Yaml = serde_yaml::from_str(text).map_err(syntax_error)?;
+    let locator = Locator::new(text);
     let value = to_json(yaml, &mut KeyPath::root()).map_err(|e| e.located(&locator))?;
     Ok(Document { value, locator })
 }
