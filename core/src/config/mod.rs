@@ -16,6 +16,7 @@
 //! from each plugin's `build`. This module does not start anything.
 
 mod admin;
+mod balancer;
 mod client;
 mod de;
 mod error;
@@ -43,11 +44,11 @@ mod yaml;
 mod tests;
 
 pub use admin::{AdminConfig, AdminSecurity, TelemeterEntry, UsageConfig};
-pub use client::{
-    AccrualPolicy, Aperture, ClientConfig, ClientParams, ConsecutiveFailures, Ewma, FailureAccrual,
-    Heap, HostConnectionPool, LoadBalancer, NoAccrual, P2c, RoundRobin, StaticClient, SuccessRate,
-    SuccessRateWindowed,
+pub use balancer::{
+    AccrualPolicy, Aperture, ConsecutiveFailures, Ewma, FailureAccrual, Heap, LoadBalancer,
+    NoAccrual, P2c, RoundRobin, SuccessRate, SuccessRateWindowed,
 };
+pub use client::{ClientConfig, ClientParams, HostConnectionPool, StaticClient};
 pub use de::{decode, fields_of};
 pub use error::{BuildError, ConfigError, ConfigWarning, Location};
 pub use interpreter::{DefaultInterpreter, InterpreterEntry};
