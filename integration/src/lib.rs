@@ -7,9 +7,11 @@
 
 #![warn(missing_docs)]
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
@@ -29,9 +31,51 @@ pub fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> O
     }
 }
 
-/// A child process with its output captured, killed if the test drops it.
+/// A child process with its output captured as it runs, killed if the test drops it.
 pub struct Process {
     child: Child,
+    stdout: Captured,
+    stderr: Captured,
+}
+
+/// Output read from a pipe by a background thread, so a test can look at it while the
+/// process runs.
+struct Captured {
+    text: Arc<Mutex<String>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Captured {
+    fn spawn(pipe: Option<impl Read + Send + 'static>) -> Captured {
+        let text = Arc::new(Mutex::new(String::new()));
+        let sink = text.clone();
+        let reader = pipe.map(|mut pipe| {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let chunk = String::from_utf8_lossy(&buf[..n]);
+                    sink.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push_str(&chunk);
+                }
+            })
+        });
+        Captured { text, reader }
+    }
+
+    fn snapshot(&self) -> String {
+        self.text.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn finish(&mut self) -> String {
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        self.snapshot()
+    }
 }
 
 /// What a finished process printed and how it ended.
@@ -48,14 +92,57 @@ pub struct Finished {
 impl Process {
     /// Starts `program` with `args`, capturing stdout and stderr.
     pub fn start(program: &Path, args: &[&str]) -> Process {
-        let child = Command::new(program)
+        Self::start_with_input(program, args, None)
+    }
+
+    /// Starts `program` with `args` and writes `input` to its standard input, then closes it.
+    pub fn start_with_input(program: &Path, args: &[&str], input: Option<&str>) -> Process {
+        let mut child = Command::new(program)
             .args(args)
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-        Process { child }
+        if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+            stdin
+                .write_all(text.as_bytes())
+                .expect("write the process's input");
+        }
+        let stdout = Captured::spawn(child.stdout.take());
+        let stderr = Captured::spawn(child.stderr.take());
+        Process {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// What it has written to standard error so far.
+    pub fn stderr_so_far(&self) -> String {
+        self.stderr.snapshot()
+    }
+
+    /// Waits until its standard error contains `needle`; panics with what it printed if it
+    /// does not within `timeout` or exits first.
+    pub fn wait_for_stderr(&mut self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.stderr.snapshot().contains(needle) {
+                return;
+            }
+            let exited = self.child.try_wait().ok().flatten();
+            assert!(
+                exited.is_none() && Instant::now() < deadline,
+                "no {needle:?} on stderr (exited: {exited:?}); it printed:\n{}",
+                self.stderr.snapshot()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// The process id.
@@ -85,14 +172,8 @@ impl Process {
         let status = eventually("the process to exit", timeout, || {
             self.child.try_wait().ok().flatten()
         });
-        let mut stdout = String::new();
-        let mut stderr = String::new();
-        if let Some(mut out) = self.child.stdout.take() {
-            let _ = out.read_to_string(&mut stdout);
-        }
-        if let Some(mut err) = self.child.stderr.take() {
-            let _ = err.read_to_string(&mut stderr);
-        }
+        let stdout = self.stdout.finish();
+        let stderr = self.stderr.finish();
         Finished {
             status,
             stdout,
@@ -108,9 +189,11 @@ impl Drop for Process {
     }
 }
 
-/// A fresh directory under the system temp dir for one test's files.
+/// A fresh directory under the system temp dir for one test's files, unique per call.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("l5d-{name}-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("l5d-{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create temp dir");
     dir

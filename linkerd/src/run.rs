@@ -1,20 +1,179 @@
 //! Loading a config and starting what it names.
+//!
+//! Every key is validated before anything starts: a bad config exits with code 1 and one
+//! message naming the key and its line. Then each namer and router is built; a plugin whose
+//! runtime this build does not have yet is reported by name, once, and the rest starts.
 
+use std::io::Read;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use l5d_core::binding::ConfiguredNamers;
+use l5d_core::binding::{ConfiguredNamers, SharedNamer};
+use l5d_core::config::{load_linkerd, BuildContext, InterpreterContext, LinkerdConfig, Loaded};
+use l5d_core::naming::Path;
 
 use crate::dtab::CliError;
 
-/// Builds the interpreter over the namers a config file configures.
-pub fn namers_from_config(path: &str) -> Result<ConfiguredNamers, CliError> {
-    Err(CliError(format!(
-        "{path}: loading namers from a config is not wired yet"
-    )))
+/// Reads the config text from a file, or from standard input when `path` is `-`.
+pub fn read_config(path: &str) -> Result<String, String> {
+    if path == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read the config from standard input: {e}"))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read the config file {path}: {e}"))
 }
 
-/// Runs linkerd with the config at `path`.
+/// Reads and validates a linkerd config with every built-in plugin registered.
+pub fn load(path: &str) -> Result<Loaded<LinkerdConfig>, String> {
+    let text = read_config(path)?;
+    let registry = crate::plugins::registry().map_err(|e| format!("plugin registry: {e}"))?;
+    load_linkerd(&text, &registry).map_err(|e| format!("{path}: {e}"))
+}
+
+/// The namers of a config that this build can run, each at its mount path; the others are
+/// returned as messages.
+pub fn build_namers(config: &LinkerdConfig) -> (Vec<(Path, SharedNamer)>, Vec<String>) {
+    let ctx = BuildContext::new();
+    let mut built = Vec::new();
+    let mut skipped = Vec::new();
+    for n in &config.namers {
+        match n.namer.config.build(&ctx) {
+            Ok(namer) => built.push((n.mount(), namer)),
+            Err(e) => skipped.push(format!(
+                "namer {} at {}: {}",
+                n.namer.kind,
+                n.mount(),
+                e.message()
+            )),
+        }
+    }
+    (built, skipped)
+}
+
+/// Builds the interpreter over the namers a config file configures, for `linkerd dtab`.
+pub fn namers_from_config(path: &str) -> Result<ConfiguredNamers, CliError> {
+    let loaded = load(path).map_err(CliError)?;
+    let (namers, skipped) = build_namers(&loaded.config);
+    if let Some(first) = skipped.first() {
+        return Err(CliError(format!("{path}: cannot use {first}")));
+    }
+    Ok(ConfiguredNamers::new(namers))
+}
+
+/// What starting a config brought up, and what this build could not start.
+pub struct Started {
+    /// One line per router that serves traffic.
+    pub serving: Vec<String>,
+    /// One line per configured piece this build cannot run yet.
+    pub not_started: Vec<String>,
+}
+
+/// Starts what `config` names.
+pub fn start(config: &LinkerdConfig) -> Started {
+    let (namers, mut not_started) = build_namers(config);
+    let ctx = BuildContext::new();
+    let serving = Vec::new();
+    for router in &config.routers {
+        let interp = router.interpreter.build(&InterpreterContext {
+            namers: &namers,
+            build: &ctx,
+        });
+        if let Err(e) = interp {
+            not_started.push(format!("router '{}': interpreter: {e}", router.label));
+            continue;
+        }
+        let servers: Vec<String> = router
+            .servers
+            .iter()
+            .map(|s| s.addr().to_string())
+            .collect();
+        not_started.push(format!(
+            "router '{}' (protocol {}, servers {}): the {} router is not implemented in this build",
+            router.label,
+            router.protocol,
+            servers.join(", "),
+            router.protocol
+        ));
+    }
+    not_started.push(format!(
+        "admin server on {}: not implemented in this build",
+        config.admin.addr()
+    ));
+    Started {
+        serving,
+        not_started,
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LINKERD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot listen for SIGTERM: {e}");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Runs linkerd with the config at `path` until SIGTERM or SIGINT.
 pub fn main(path: &str) -> ExitCode {
-    eprintln!("error: {path}: running a config is not wired yet");
-    ExitCode::from(1)
+    init_logging();
+    let loaded = match load(path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    for w in &loaded.warnings {
+        tracing::warn!("{path}: {w}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let config = Arc::new(loaded.config);
+    runtime.block_on(async move {
+        let started = start(&config);
+        for line in &started.serving {
+            tracing::info!("serving {line}");
+        }
+        for line in &started.not_started {
+            tracing::warn!("not started: {line}");
+        }
+        tracing::info!(
+            "linkerd is running with {} ({} routers, {} namers); stop it with SIGTERM or SIGINT",
+            path,
+            config.routers.len(),
+            config.namers.len()
+        );
+        shutdown_signal().await;
+        tracing::info!("linkerd is stopping");
+    });
+    ExitCode::SUCCESS
 }

@@ -1,5 +1,7 @@
-//! The namerd binary's wiring.
+//! The namerd binary's wiring, kept in a library so that integration tests start the same
+//! code the binary runs.
 
 #![warn(missing_docs)]
 
 pub mod plugins;
+pub mod run;

@@ -1,0 +1,112 @@
+//! Loading a namerd config and starting what it names.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use l5d_core::config::{load_namerd, BuildContext, Loaded, NamerdConfig};
+
+/// Reads the config text from a file, or from standard input when `path` is `-`.
+fn read_config(path: &str) -> Result<String, String> {
+    if path == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read the config from standard input: {e}"))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read the config file {path}: {e}"))
+}
+
+/// Reads and validates a namerd config with every built-in plugin registered.
+pub fn load(path: &str) -> Result<Loaded<NamerdConfig>, String> {
+    let text = read_config(path)?;
+    let registry = crate::plugins::registry().map_err(|e| format!("plugin registry: {e}"))?;
+    load_namerd(&text, &registry).map_err(|e| format!("{path}: {e}"))
+}
+
+/// One line per configured piece this build cannot run yet.
+pub fn not_started(config: &NamerdConfig) -> Vec<String> {
+    let ctx = BuildContext::new();
+    let mut out = Vec::new();
+    for n in &config.namers {
+        if let Err(e) = n.namer.config.build(&ctx) {
+            out.push(format!(
+                "namer {} at {}: {}",
+                n.namer.kind,
+                n.mount(),
+                e.message()
+            ));
+        }
+    }
+    out.push(format!(
+        "storage {}: not implemented in this build",
+        config.storage.storage.kind
+    ));
+    for i in &config.interfaces {
+        out.push(format!(
+            "interface {} on {}: not implemented in this build",
+            i.interface.kind,
+            i.addr()
+        ));
+    }
+    out.push(format!(
+        "admin server on {}: not implemented in this build",
+        config.admin.addr()
+    ));
+    out
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NAMERD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// Runs namerd with the config at `path` until SIGTERM or SIGINT.
+pub fn main(path: &str) -> ExitCode {
+    init_logging();
+    let loaded = match load(path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    for w in &loaded.warnings {
+        tracing::warn!("{path}: {w}");
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async {
+        for line in not_started(&loaded.config) {
+            tracing::warn!("not started: {line}");
+        }
+        tracing::info!("namerd is running with {path}; stop it with SIGTERM or SIGINT");
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: cannot listen for SIGTERM: {e}");
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("namerd is stopping");
+    });
+    ExitCode::SUCCESS
+}
