@@ -1,0 +1,44 @@
+//! `namerd CONFIG`, run as the real binary.
+
+use std::path::Path;
+use std::time::Duration;
+
+use l5d_integration::{temp_dir, Process};
+
+const BIN: &str = env!("CARGO_BIN_EXE_namerd");
+const WAIT: Duration = Duration::from_secs(30);
+
+#[test]
+fn the_default_example_starts_and_stops_on_sigterm() {
+    let example = format!("{}/../examples/namerd.yaml", env!("CARGO_MANIFEST_DIR"));
+    let mut p = Process::start(Path::new(BIN), &[&example]);
+    p.wait_for_stderr("namerd is running", WAIT);
+    let so_far = p.stderr_so_far();
+    assert!(
+        so_far.contains("interface io.l5d.httpController on 127.0.0.1:4180"),
+        "{so_far}"
+    );
+    p.signal("TERM");
+    let done = p.wait(WAIT);
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+}
+
+#[test]
+fn a_bad_config_is_refused_with_its_path_and_line() {
+    let dir = temp_dir("namerd-refused");
+    let file = dir.join("namerd.yaml");
+    std::fs::write(
+        &file,
+        "storage:\n  kind: io.l5d.inMemory\n  namespaces:\n    default: /svc => \ninterfaces: []\n",
+    )
+    .unwrap();
+    let done = Process::start(Path::new(BIN), &[file.to_str().unwrap()]).wait(WAIT);
+    assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("storage.namespaces.default"),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("line 4"), "{}", done.stderr);
+    assert!(!done.stderr.contains("panicked"));
+}
