@@ -118,3 +118,27 @@ fn unreadable_and_malformed_files_are_refused() {
     refused("- just\n- a list\n");
     refused("\u{0}\u{1}garbage: [");
 }
+
+/// Every config under `examples/` loads, so the examples never rot: `linkerd*.yaml` with
+/// linkerd's loader here, `namerd*.yaml` in namerd's tests, and nothing else lives there.
+#[test]
+fn every_example_config_loads() {
+    let dir = format!("{}/../examples", env!("CARGO_MANIFEST_DIR"));
+    let mut linkerd_configs = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples/ exists") {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("linkerd") && name.ends_with(".yaml") {
+            let loaded =
+                linkerd::run::load(path.to_str().unwrap()).unwrap_or_else(|e| panic!("{e}"));
+            assert!(loaded.warnings.is_empty(), "{name}: {:?}", loaded.warnings);
+            linkerd_configs += 1;
+        } else {
+            assert!(
+                name.starts_with("namerd") && name.ends_with(".yaml"),
+                "examples/{name} is neither a linkerd nor a namerd config"
+            );
+        }
+    }
+    assert!(linkerd_configs >= 1);
+}

@@ -42,3 +42,21 @@ fn a_bad_config_is_refused_with_its_path_and_line() {
     assert!(done.stderr.contains("line 4"), "{}", done.stderr);
     assert!(!done.stderr.contains("panicked"));
 }
+
+/// Every `examples/namerd*.yaml` loads with namerd's loader.
+#[test]
+fn every_namerd_example_config_loads() {
+    let dir = format!("{}/../examples", env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples/ exists") {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("namerd") {
+            let loaded =
+                namerd::run::load(path.to_str().unwrap()).unwrap_or_else(|e| panic!("{e}"));
+            assert!(loaded.warnings.is_empty(), "{name}: {:?}", loaded.warnings);
+            n += 1;
+        }
+    }
+    assert!(n >= 1);
+}
