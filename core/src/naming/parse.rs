@@ -61,7 +61,11 @@ fn describe(c: Option<char>) -> String {
 
 impl<'a> Parser<'a> {
     pub(crate) fn new(src: &'a str) -> Parser<'a> {
-        Parser { src, idx: 0, label: Vec::new() }
+        Parser {
+            src,
+            idx: 0,
+            label: Vec::new(),
+        }
     }
 
     /// Runs `production`, then requires that only whitespace and comments remain.

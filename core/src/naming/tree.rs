@@ -127,7 +127,9 @@ impl<T> NameTree<T> {
                 }
             }
             // A lone member is its own simplification, weight dropped, even `!` or `~`.
-            NameTree::Union(mut ws) if ws.len() == 1 => ws.pop().expect("one member").tree.simplify(),
+            NameTree::Union(mut ws) if ws.len() == 1 => {
+                ws.pop().expect("one member").tree.simplify()
+            }
             NameTree::Union(ws) => {
                 let mut acc: Vec<Weighted<T>> = ws
                     .into_iter()
