@@ -16,7 +16,7 @@ pub fn decode<T: DeserializeOwned>(
     path: &KeyPath,
     context: Option<&str>,
 ) -> Result<T, ConfigError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    serde_path_to_error::deserialize(super::lenient::Lenient(value)).map_err(|e| {
         let mut at = path.join(&KeyPath::from(e.path()));
         let r = reword(&e.inner().to_string());
         let mut focus = None;

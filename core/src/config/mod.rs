@@ -22,6 +22,7 @@ mod de;
 mod error;
 mod interpreter;
 mod keypath;
+mod lenient;
 mod kind;
 mod linkerd;
 mod locate;
