@@ -4,31 +4,20 @@
 //! message naming the key and its line. Then each namer and router is built; a plugin whose
 //! runtime this build does not have yet is reported by name, once, and the rest starts.
 
-use std::io::Read;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use l5d_core::binding::{ConfiguredNamers, SharedNamer};
-use l5d_core::config::{load_linkerd, BuildContext, InterpreterContext, LinkerdConfig, Loaded};
+use l5d_core::config::{
+    load_linkerd, read_source, BuildContext, InterpreterContext, LinkerdConfig, Loaded,
+};
 use l5d_core::naming::Path;
 
 use crate::dtab::CliError;
 
-/// Reads the config text from a file, or from standard input when `path` is `-`.
-pub fn read_config(path: &str) -> Result<String, String> {
-    if path == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| format!("cannot read the config from standard input: {e}"))?;
-        return Ok(text);
-    }
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read the config file {path}: {e}"))
-}
-
 /// Reads and validates a linkerd config with every built-in plugin registered.
 pub fn load(path: &str) -> Result<Loaded<LinkerdConfig>, String> {
-    let text = read_config(path)?;
+    let text = read_source(path)?;
     let registry = crate::plugins::registry().map_err(|e| format!("plugin registry: {e}"))?;
     load_linkerd(&text, &registry).map_err(|e| format!("{path}: {e}"))
 }

@@ -1,25 +1,12 @@
 //! Loading a namerd config and starting what it names.
 
-use std::io::Read;
 use std::process::ExitCode;
 
-use l5d_core::config::{load_namerd, BuildContext, Loaded, NamerdConfig};
-
-/// Reads the config text from a file, or from standard input when `path` is `-`.
-fn read_config(path: &str) -> Result<String, String> {
-    if path == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| format!("cannot read the config from standard input: {e}"))?;
-        return Ok(text);
-    }
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read the config file {path}: {e}"))
-}
+use l5d_core::config::{load_namerd, read_source, BuildContext, Loaded, NamerdConfig};
 
 /// Reads and validates a namerd config with every built-in plugin registered.
 pub fn load(path: &str) -> Result<Loaded<NamerdConfig>, String> {
-    let text = read_config(path)?;
+    let text = read_source(path)?;
     let registry = crate::plugins::registry().map_err(|e| format!("plugin registry: {e}"))?;
     load_namerd(&text, &registry).map_err(|e| format!("{path}: {e}"))
 }

@@ -22,8 +22,8 @@ mod de;
 mod error;
 mod interpreter;
 mod keypath;
-mod lenient;
 mod kind;
+mod lenient;
 mod linkerd;
 mod locate;
 mod namer;
@@ -88,6 +88,19 @@ pub struct Loaded<T> {
     pub config: T,
     /// Warnings, in the order found.
     pub warnings: Vec<ConfigWarning>,
+}
+
+/// Reads a config file's text, or standard input when `path` is `-` (as Linkerd 1 did).
+pub fn read_source(path: &str) -> Result<String, String> {
+    use std::io::Read;
+    if path == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read the config from standard input: {e}"))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read the config file {path}: {e}"))
 }
 
 /// Loads a linkerd config from YAML or JSON text.
