@@ -29,7 +29,7 @@ pub fn build_namers(config: &LinkerdConfig) -> (Vec<(Path, SharedNamer)>, Vec<St
     let mut built = Vec::new();
     let mut skipped = Vec::new();
     for n in &config.namers {
-        match n.namer.config.build(&ctx) {
+        match n.namer.config.build(&n.mount(), &ctx) {
             Ok(namer) => built.push((n.mount(), namer)),
             Err(e) => skipped.push(format!(
                 "namer {} at {}: {}",

@@ -219,3 +219,48 @@ fn no_arguments_is_a_usage_error() {
     let e = err(&["dtab", "bind", "/a"]);
     assert!(e.contains("Usage"), "{e}");
 }
+
+/// `--config` brings the config's namers: here io.l5d.fs over a fresh directory.
+#[test]
+fn config_namers_take_part_in_binding() {
+    let dir = l5d_integration::temp_dir("dtab-config");
+    let disco = dir.join("disco");
+    std::fs::create_dir(&disco).unwrap();
+    std::fs::write(disco.join("cat"), "127.1 8888\n").unwrap();
+    let config = dir.join("linkerd.yaml");
+    let yaml = format!(
+        "namers:\n- kind: io.l5d.fs\n  rootDir: {}\nrouters:\n- protocol: http\n  servers:\n  - port: 0\n",
+        disco.display()
+    );
+    std::fs::write(&config, yaml).unwrap();
+    let config = config.to_str().unwrap();
+    let dtab = "/svc => /#/io.l5d.fs | /$/inet/127.0.0.1/1";
+    let bind = |path: &str| {
+        ok(&[
+            "dtab", "bind", "--config", config, "--dtab", dtab, "--", path,
+        ])
+    };
+    assert_eq!(bind("/svc/cat/meow"), "/#/io.l5d.fs/cat/meow");
+    assert_eq!(
+        bind("/svc/dog"),
+        "/$/inet/127.0.0.1/1/dog",
+        "a missing file is Neg, so the alternative is used"
+    );
+    let json = ok(&[
+        "dtab", "delegate", "--json", "--config", config, "--dtab", dtab, "--", "/svc/cat",
+    ]);
+    assert!(json.contains(r#""id":"/#/io.l5d.fs/cat""#), "{json}");
+    assert!(
+        json.contains(r#"{"ip":"127.0.0.1","port":8888,"meta":{}}"#),
+        "{json}"
+    );
+    let e = err(&[
+        "dtab",
+        "bind",
+        "--config",
+        "/nonexistent.yaml",
+        "--",
+        "/svc/cat",
+    ]);
+    assert!(e.contains("cannot read the config file"), "{e}");
+}

@@ -16,7 +16,7 @@ pub fn not_started(config: &NamerdConfig) -> Vec<String> {
     let ctx = BuildContext::new();
     let mut out = Vec::new();
     for n in &config.namers {
-        if let Err(e) = n.namer.config.build(&ctx) {
+        if let Err(e) = n.namer.config.build(&n.mount(), &ctx) {
             out.push(format!(
                 "namer {} at {}: {}",
                 n.namer.kind,

@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use l5d_core::binding::SharedNamer;
 use l5d_core::config::{
-    BackendTls, Kind, NamerConfig, Registry, RegistryError, TransformerConfig, ZkAddr,
+    BackendTls, BuildContext, BuildError, Kind, NamerConfig, Registry, RegistryError,
+    TransformerConfig, ZkAddr,
 };
 use l5d_core::naming::Path;
 use serde::Deserialize;
@@ -69,7 +71,14 @@ pub struct FsNamer {
 impl Kind for FsNamer {
     const KIND: &'static str = "io.l5d.fs";
 }
-impl NamerConfig for FsNamer {}
+impl NamerConfig for FsNamer {
+    fn build(&self, mount: &Path, _: &BuildContext) -> Result<SharedNamer, BuildError> {
+        Ok(std::sync::Arc::new(crate::fs::FsNamer::new(
+            &self.root_dir,
+            mount.clone(),
+        )))
+    }
+}
 
 /// The keys of the Kubernetes namers (`io.l5d.k8s`, `io.l5d.k8s.external`).
 #[derive(Deserialize, Debug, Clone, PartialEq)]

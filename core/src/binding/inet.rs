@@ -39,8 +39,9 @@ fn parse_ipv4_shorthand(s: &str) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(v | *last as u32))
 }
 
-/// Parses an IP literal (IPv6 with or without brackets, or JVM-style IPv4).
-fn parse_ip(host: &str) -> Option<IpAddr> {
+/// Parses an IP literal as the JVM does: IPv6 with or without brackets, or IPv4 in one to
+/// four decimal parts (`127.1` is `127.0.0.1`).
+pub fn parse_ip(host: &str) -> Option<IpAddr> {
     let trimmed = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))

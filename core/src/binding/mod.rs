@@ -14,7 +14,7 @@ mod system;
 mod tests;
 
 pub use bind::{bind_path, max_depth_error, Lookup, MAX_DEPTH};
-pub use inet::resolve_inet;
+pub use inet::{parse_ip, resolve_inet};
 pub use interpreter::ConfiguredNamers;
 pub use system::SystemNamer;
 

@@ -144,7 +144,7 @@ pub fn build_namers(
             let built = n
                 .namer
                 .config
-                .build(ctx)
+                .build(&n.mount(), ctx)
                 .map_err(|e| n.namer.error(e.message()))?;
             Ok((n.mount(), built))
         })

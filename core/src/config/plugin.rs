@@ -85,8 +85,9 @@ macro_rules! family {
 family!(
     /// A namer (`namers: - kind: ...`): service discovery mounted under `/#/<prefix>`.
     NamerConfig {
-        /// Builds the namer.
-        fn build(&self, _ctx: &BuildContext) -> Result<SharedNamer, BuildError> {
+        /// Builds the namer mounted at `mount` (`/#/io.l5d.fs`): the ids of the names it
+        /// binds start with it, so that they bind back to the same name.
+        fn build(&self, _mount: &Path, _ctx: &BuildContext) -> Result<SharedNamer, BuildError> {
             Err(BuildError::not_implemented())
         }
     }

@@ -77,7 +77,7 @@ impl Namer for NoNames {
 }
 
 impl NamerConfig for TestNamer {
-    fn build(&self, _: &BuildContext) -> Result<SharedNamer, BuildError> {
+    fn build(&self, _: &Path, _: &BuildContext) -> Result<SharedNamer, BuildError> {
         Ok(Arc::new(NoNames))
     }
 }
