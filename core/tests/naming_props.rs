@@ -869,7 +869,6 @@ proptest! {
 ///
 /// The parse runs in a child process so that the abort fails this test cleanly.
 #[test]
-#[ignore = "bug: deeply nested parentheses overflow the parser's stack and abort the process"]
 fn deeply_nested_input_gives_an_answer_not_a_stack_overflow() {
     const CHILD: &str = "NAMING_PROPS_NESTED_CHILD";
     const DEPTH: usize = 10_000;

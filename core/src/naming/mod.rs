@@ -15,7 +15,7 @@ mod tree;
 pub use chars::java_digit_value;
 pub use dentry::{Dentry, Prefix, PrefixElem};
 pub use dtab::Dtab;
-pub use parse::ParseError;
+pub use parse::{ParseError, MAX_NESTING};
 pub use path::Path;
 pub use show::format_weight;
 pub use tree::{NameTree, Weighted};

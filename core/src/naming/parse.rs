@@ -44,10 +44,18 @@ impl std::error::Error for ParseError {}
 
 type Result<T> = std::result::Result<T, ParseError>;
 
+/// How deeply parentheses may nest. Finagle has no limit and would overflow its stack on
+/// a hostile `l5d-dtab` header; real dtabs nest a few levels, and this bound keeps the
+/// recursion (here and in printing, simplifying and dropping the tree) far from any thread's
+/// stack size, debug builds included.
+pub const MAX_NESTING: usize = 100;
+
 /// Parser state: the input and a byte offset that always sits on a character boundary.
 pub(crate) struct Parser<'a> {
     src: &'a str,
     idx: usize,
+    /// Parentheses currently open.
+    depth: usize,
     /// Scratch space for the label being read, reused so each label costs one allocation.
     label: Vec<u8>,
 }
@@ -64,6 +72,7 @@ impl<'a> Parser<'a> {
         Parser {
             src,
             idx: 0,
+            depth: 0,
             label: Vec::new(),
         }
     }
@@ -242,10 +251,16 @@ impl<'a> Parser<'a> {
         self.eat_whitespace();
         match self.peek() {
             Some('(') => {
+                if self.depth == MAX_NESTING {
+                    let expected = format!("at most {MAX_NESTING} nested parentheses");
+                    return Err(self.illegal(&expected, Some('(')));
+                }
                 self.next();
+                self.depth += 1;
                 let tree = self.tree()?;
                 self.eat_whitespace();
                 self.eat(')')?;
+                self.depth -= 1;
                 Ok(tree)
             }
             Some('/') => Ok(NameTree::Leaf(self.path()?)),

@@ -193,3 +193,19 @@ fn dentry_arrow_is_one_token() {
     assert!(Dentry::read("/a  =>  /b").is_ok());
     assert!(Dentry::read("/a= >/b").is_err());
 }
+
+#[test]
+fn nesting_is_bounded_with_a_positioned_error() {
+    let ok = format!(
+        "{}/a{}",
+        "(".repeat(super::MAX_NESTING),
+        ")".repeat(super::MAX_NESTING)
+    );
+    assert_eq!(NameTree::read(&ok).unwrap().to_string(), "/a");
+    let deep = format!("/x=>{}/a{}", "(".repeat(100_000), ")".repeat(100_000));
+    let e = Dtab::read(&deep).unwrap_err();
+    assert_eq!(e.position(), 4 + super::MAX_NESTING);
+    assert!(e
+        .message()
+        .starts_with("at most 100 nested parentheses expected but '(' found at"));
+}
