@@ -20,4 +20,5 @@ pub mod config;
 pub mod delegate;
 pub mod identifier;
 pub mod naming;
+pub mod recursion;
 pub mod var;

@@ -39,16 +39,38 @@ impl<F: FnMut(&Path) -> State<NameTree<Name>>> Lookup for F {
 /// failing namer) in an evaluated alternative fails the whole bind. Union members are all
 /// bound and the failed or pending ones are dropped while any member is settled.
 pub fn bind_path(lookup: &mut dyn Lookup, path: &Path, max_depth: usize) -> State<NameTree<Bound>> {
-    Binder { lookup, max_depth }.bind(0, None, &NameTree::Leaf(Name::Path(path.clone())))
+    Binder {
+        lookup,
+        max_depth,
+        levels: 0,
+    }
+    .bind(0, None, &NameTree::Leaf(Name::Path(path.clone())))
 }
 
 struct Binder<'a> {
     lookup: &'a mut dyn Lookup,
     max_depth: usize,
+    /// Recursion in progress, lookups and nesting together.
+    levels: usize,
 }
 
 impl Binder<'_> {
     fn bind(
+        &mut self,
+        depth: usize,
+        weight: Option<f64>,
+        tree: &NameTree<Name>,
+    ) -> State<NameTree<Bound>> {
+        if self.levels == crate::recursion::MAX_LEVELS {
+            return State::Failed(crate::recursion::too_deep());
+        }
+        self.levels += 1;
+        let out = crate::recursion::grow(|| self.bind_step(depth, weight, tree));
+        self.levels -= 1;
+        out
+    }
+
+    fn bind_step(
         &mut self,
         depth: usize,
         weight: Option<f64>,

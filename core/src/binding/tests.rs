@@ -356,3 +356,49 @@ fn static_bindings_need_no_task() {
     assert!(var.is_final());
     assert_eq!(show(var.sample()), H1);
 }
+
+/// The deepest dtab the parser accepts, chained to the lookup limit: 100 dentries, each
+/// nesting 99 alternatives around the next. Binding and delegating it on a 2 MiB thread
+/// (a tokio worker's stack) in a debug build answers instead of overflowing the stack.
+#[test]
+fn deep_dtabs_answer_instead_of_overflowing_the_stack() {
+    let mut entries = Vec::new();
+    for i in 0..100 {
+        let mut t = format!("/p{}", i + 1);
+        for _ in 0..99 {
+            t = format!("({t} | /x)");
+        }
+        entries.push(format!("/p{i} => {t}"));
+    }
+    entries.push(format!("/p100 => {H1}"));
+    let dtab = Dtab::read(&entries.join(";")).unwrap();
+    let outcome = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let interp = ConfiguredNamers::system_only();
+            let bound = show(interp.bind_now(&dtab, &p("/p0")));
+            let delegated = match interp.delegate_now(&dtab, &p("/p0")) {
+                State::Ok(tree) => {
+                    let json = tree.to_json().to_string();
+                    (
+                        json.len() > 1000,
+                        json.contains("nested more than 1000 levels"),
+                    )
+                }
+                other => panic!("{other:?}"),
+            };
+            (bound, delegated)
+        })
+        .unwrap()
+        .join()
+        .expect("no stack overflow");
+    assert_eq!(
+        outcome.0,
+        "error: name tree nested more than 1000 levels deep"
+    );
+    assert_eq!(
+        outcome.1,
+        (true, true),
+        "the delegation explains up to the limit, then says why"
+    );
+}

@@ -49,6 +49,8 @@ fn from_name_tree(path: &Path, dentry: &Dentry, tree: NameTree<Name>) -> Delegat
 }
 
 struct Delegator<'a> {
+    /// Recursion in progress, lookups and nesting together.
+    levels: usize,
     inner: &'a Inner,
     dtab: Dtab,
     old: &'a mut Memo,
@@ -93,6 +95,16 @@ impl Delegator<'_> {
 
     /// Expands every leaf that is still a path; `Failed` fails the whole delegation.
     fn bind(&mut self, depth: usize, t: DelegateTree<Name>) -> State<DelegateTree<Bound>> {
+        if self.levels == crate::recursion::MAX_LEVELS {
+            return State::Failed(crate::recursion::too_deep());
+        }
+        self.levels += 1;
+        let out = crate::recursion::grow(|| self.bind_step(depth, t));
+        self.levels -= 1;
+        out
+    }
+
+    fn bind_step(&mut self, depth: usize, t: DelegateTree<Name>) -> State<DelegateTree<Bound>> {
         if depth > MAX_DEPTH {
             return State::Failed(Error::new("Max recursion level reached."));
         }
@@ -176,6 +188,7 @@ impl Inner {
             Node::Leaf(Name::Path(path.clone())),
         );
         Delegator {
+            levels: 0,
             inner: self,
             dtab,
             old,

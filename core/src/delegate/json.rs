@@ -16,6 +16,10 @@ impl DelegateTree<Bound> {
     /// root's no-op dentry), then the node's own field; leaves carry the bound name with its
     /// current address set.
     pub fn to_json(&self) -> Value {
+        crate::recursion::grow(|| self.json_step())
+    }
+
+    fn json_step(&self) -> Value {
         let mut m = Map::new();
         let kind = match &self.node {
             Node::Exception(_) => "exception",

@@ -64,6 +64,10 @@ impl<T> DelegateTree<T> {
     /// alternatives and unions become `Delegate`s, empty ones `Neg`; an `Alt` child of an
     /// `Alt` with the same path is spliced into it.
     pub fn simplify(self) -> DelegateTree<T> {
+        crate::recursion::grow(|| self.simplify_step())
+    }
+
+    fn simplify_step(self) -> DelegateTree<T> {
         let DelegateTree { path, dentry, node } = self;
         match node {
             Node::Delegate(child) => {
