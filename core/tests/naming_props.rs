@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use l5d_core::naming::{
     format_weight, Dentry, Dtab, NameTree, ParseError, Path, Prefix, PrefixElem, Weighted,
+    MAX_NESTING,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -825,7 +826,12 @@ fn check_error(input: &str, e: &ParseError) -> Result<(), TestCaseError> {
     let (expected, found) = head
         .split_once(" expected but ")
         .ok_or_else(|| TestCaseError::fail(format!("odd message {msg:?}")))?;
-    prop_assert!(EXPECTED_WORDS.contains(&expected), "{}", msg);
+    let nesting = format!("at most {MAX_NESTING} nested parentheses");
+    prop_assert!(
+        EXPECTED_WORDS.contains(&expected) || expected == nesting,
+        "{}",
+        msg
+    );
     let want_found = match (expected, chars.get(pos)) {
         ("weight", _) => "'.'".to_string(),
         (_, None) => "end of input".to_string(),
@@ -859,15 +865,14 @@ proptest! {
     }
 }
 
-/// The parser recurses once per `(` (four frames: simple, tree, tree1, weighted), with no
-/// depth limit, so nesting overflows the stack and aborts the whole process instead of
-/// giving a `ParseError`. In a 2 MiB stack (tokio's worker threads) the limit is about
-/// 900 levels in a debug build and about 5,000 in a release build (under 12 KB of text),
-/// which an `l5d-dtab` header can carry. A depth limit with an error (or an explicit
-/// stack) would fix it; printing, `simplify` and dropping deeply nested `Alt`s recurse
-/// the same way, so a limit at parse time protects them too.
+/// The parser recurses once per `(` (four frames: simple, tree, tree1, weighted). Before
+/// it bounded nesting at [`MAX_NESTING`], a 2 MiB stack (tokio's worker threads) held
+/// about 900 levels in a debug build and 5,000 in a release build (under 12 KB of text,
+/// which an `l5d-dtab` header can carry), and deeper input aborted the whole process.
+/// Now such input is a `ParseError`; printing, `simplify` and dropping a tree recurse the
+/// same way, so the bound at parse time protects them too.
 ///
-/// The parse runs in a child process so that the abort fails this test cleanly.
+/// The parse runs in a child process so that an abort fails this test cleanly.
 #[test]
 fn deeply_nested_input_gives_an_answer_not_a_stack_overflow() {
     const CHILD: &str = "NAMING_PROPS_NESTED_CHILD";
@@ -885,6 +890,11 @@ fn deeply_nested_input_gives_an_answer_not_a_stack_overflow() {
             Ok(n) => assert_eq!(n, 1),
             Err(e) => assert!(e.position() <= len, "{e}"),
         }
+        // The bound itself: MAX_NESTING levels read, one more is refused at that `(`.
+        let nested = |n: usize| format!("/a=>{}/b{}", "(".repeat(n), ")".repeat(n));
+        assert!(Dtab::read(&nested(MAX_NESTING)).is_ok());
+        let e = Dtab::read(&nested(MAX_NESTING + 1)).unwrap_err();
+        assert_eq!(e.position(), 4 + MAX_NESTING);
         return;
     }
     let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
