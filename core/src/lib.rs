@@ -21,4 +21,5 @@ pub mod delegate;
 pub mod identifier;
 pub mod naming;
 pub mod recursion;
+pub mod shutdown;
 pub mod var;

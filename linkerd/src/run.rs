@@ -107,21 +107,6 @@ fn init_logging() {
         .try_init();
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("cannot listen for SIGTERM: {e}");
-            return std::future::pending().await;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-}
-
 /// Runs linkerd with the config at `path` until SIGTERM or SIGINT.
 pub fn main(path: &str) -> ExitCode {
     init_logging();
@@ -161,7 +146,7 @@ pub fn main(path: &str) -> ExitCode {
             config.routers.len(),
             config.namers.len()
         );
-        shutdown_signal().await;
+        l5d_core::shutdown::requested().await;
         tracing::info!("linkerd is stopping");
     });
     ExitCode::SUCCESS

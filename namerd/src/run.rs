@@ -81,18 +81,7 @@ pub fn main(path: &str) -> ExitCode {
             tracing::warn!("not started: {line}");
         }
         tracing::info!("namerd is running with {path}; stop it with SIGTERM or SIGINT");
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: cannot listen for SIGTERM: {e}");
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
+        l5d_core::shutdown::requested().await;
         tracing::info!("namerd is stopping");
     });
     ExitCode::SUCCESS
