@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod addr;
+pub mod admin;
 pub mod balance;
 pub mod binding;
 pub mod config;

@@ -7,7 +7,12 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use l5d_core::binding::{ConfiguredNamers, SharedNamer};
+use tokio::sync::Notify;
+
+use std::collections::HashMap;
+
+use l5d_core::admin::{delegator_json, Admin};
+use l5d_core::binding::{ConfiguredNamers, NameInterpreter, SharedNamer};
 use l5d_core::config::{
     load_linkerd, read_source, BuildContext, InterpreterContext, LinkerdConfig, Loaded,
 };
@@ -54,25 +59,30 @@ pub fn namers_from_config(path: &str) -> Result<ConfiguredNamers, CliError> {
 
 /// What starting a config brought up, and what this build could not start.
 pub struct Started {
-    /// One line per router that serves traffic.
-    pub serving: Vec<String>,
+    /// Each router's interpreter, by label (what `/delegator.json` explains with).
+    pub interpreters: HashMap<String, Arc<dyn NameInterpreter>>,
     /// One line per configured piece this build cannot run yet.
     pub not_started: Vec<String>,
 }
 
-/// Starts what `config` names.
+/// Builds what `config` names.
 pub fn start(config: &LinkerdConfig) -> Started {
     let (namers, mut not_started) = build_namers(config);
     let ctx = BuildContext::new();
-    let serving = Vec::new();
+    let mut interpreters = HashMap::new();
     for router in &config.routers {
         let interp = router.interpreter.build(&InterpreterContext {
             namers: &namers,
             build: &ctx,
         });
-        if let Err(e) = interp {
-            not_started.push(format!("router '{}': interpreter: {e}", router.label));
-            continue;
+        match interp {
+            Ok(i) => {
+                interpreters.insert(router.label.clone(), i);
+            }
+            Err(e) => {
+                not_started.push(format!("router '{}': interpreter: {e}", router.label));
+                continue;
+            }
         }
         let servers: Vec<String> = router
             .servers
@@ -87,14 +97,25 @@ pub fn start(config: &LinkerdConfig) -> Started {
             router.protocol
         ));
     }
-    not_started.push(format!(
-        "admin server on {}: not implemented in this build",
-        config.admin.addr()
-    ));
     Started {
-        serving,
+        interpreters,
         not_started,
     }
+}
+
+/// The admin pages linkerd serves: `/admin/ping`, `/delegator.json` over the routers'
+/// interpreters, `/config.json` (the config as written), and `POST /admin/shutdown`, which
+/// notifies `shutdown`.
+pub fn admin(config: &LinkerdConfig, started: &Started, shutdown: Arc<Notify>) -> Admin {
+    let mut admin = Admin::new();
+    admin
+        .route(
+            "/delegator.json",
+            delegator_json(started.interpreters.clone()),
+        )
+        .config_json(config.source.clone())
+        .shutdown(shutdown);
+    admin
 }
 
 fn init_logging() {
@@ -134,20 +155,35 @@ pub fn main(path: &str) -> ExitCode {
     let config = Arc::new(loaded.config);
     runtime.block_on(async move {
         let started = start(&config);
-        for line in &started.serving {
-            tracing::info!("serving {line}");
-        }
         for line in &started.not_started {
             tracing::warn!("not started: {line}");
         }
+        let stop = Arc::new(Notify::new());
+        let local = match admin(&config, &started, stop.clone())
+            .start(config.admin.addr())
+            .await
+        {
+            Ok(local) => local,
+            Err(e) => {
+                eprintln!(
+                    "error: admin server: cannot listen on {}: {e}",
+                    config.admin.addr()
+                );
+                return ExitCode::from(1);
+            }
+        };
+        tracing::info!("admin server listening on {local}");
         tracing::info!(
             "linkerd is running with {} ({} routers, {} namers); stop it with SIGTERM or SIGINT",
             path,
             config.routers.len(),
             config.namers.len()
         );
-        l5d_core::shutdown::requested().await;
+        tokio::select! {
+            _ = l5d_core::shutdown::requested() => {}
+            _ = stop.notified() => {}
+        }
         tracing::info!("linkerd is stopping");
-    });
-    ExitCode::SUCCESS
+        ExitCode::SUCCESS
+    })
 }

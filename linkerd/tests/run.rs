@@ -46,7 +46,7 @@ fn the_default_example_starts_and_stops_on_sigterm() {
 
 #[test]
 fn a_config_can_come_from_standard_input() {
-    let yaml = "routers:\n- protocol: http\n  baseDtab: /svc => /$/inet/127.0.0.1/8080\n  servers:\n  - port: 0\n";
+    let yaml = "admin:\n  port: 0\nrouters:\n- protocol: http\n  baseDtab: /svc => /$/inet/127.0.0.1/8080\n  servers:\n  - port: 0\n";
     let mut p = Process::start_with_input(Path::new(BIN), &["-"], Some(yaml));
     p.wait_for_stderr("linkerd is running", WAIT);
     assert!(

@@ -1,6 +1,10 @@
 //! Loading a namerd config and starting what it names.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use l5d_core::admin::Admin;
+use tokio::sync::Notify;
 
 use l5d_core::config::{load_namerd, read_source, BuildContext, Loaded, NamerdConfig};
 
@@ -36,10 +40,6 @@ pub fn not_started(config: &NamerdConfig) -> Vec<String> {
             i.addr()
         ));
     }
-    out.push(format!(
-        "admin server on {}: not implemented in this build",
-        config.admin.addr()
-    ));
     out
 }
 
@@ -76,13 +76,32 @@ pub fn main(path: &str) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(async {
-        for line in not_started(&loaded.config) {
+    let config = loaded.config;
+    runtime.block_on(async move {
+        for line in not_started(&config) {
             tracing::warn!("not started: {line}");
         }
+        let stop = Arc::new(Notify::new());
+        let mut admin = Admin::new();
+        admin
+            .config_json(config.source.clone())
+            .shutdown(stop.clone());
+        match admin.start(config.admin.addr()).await {
+            Ok(local) => tracing::info!("admin server listening on {local}"),
+            Err(e) => {
+                eprintln!(
+                    "error: admin server: cannot listen on {}: {e}",
+                    config.admin.addr()
+                );
+                return ExitCode::from(1);
+            }
+        }
         tracing::info!("namerd is running with {path}; stop it with SIGTERM or SIGINT");
-        l5d_core::shutdown::requested().await;
+        tokio::select! {
+            _ = l5d_core::shutdown::requested() => {}
+            _ = stop.notified() => {}
+        }
         tracing::info!("namerd is stopping");
-    });
-    ExitCode::SUCCESS
+        ExitCode::SUCCESS
+    })
 }

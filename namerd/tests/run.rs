@@ -60,3 +60,40 @@ fn every_namerd_example_config_loads() {
     }
     assert!(n >= 1);
 }
+
+/// namerd's admin port answers `/admin/ping` and `/config.json`, and `POST /admin/shutdown`
+/// stops it cleanly.
+#[test]
+fn the_admin_server_serves_ping_config_and_shutdown() {
+    let dir = temp_dir("namerd-admin");
+    let file = dir.join("namerd.yaml");
+    let yaml = "admin:\n  port: 0\nstorage:\n  kind: io.l5d.inMemory\n  namespaces:\n    default: /svc => /$/inet/127.0.0.1/1\ninterfaces: []\n";
+    std::fs::write(&file, yaml).unwrap();
+    let mut p = Process::start(Path::new(BIN), &[file.to_str().unwrap()]);
+    p.wait_for_stderr("namerd is running", WAIT);
+    let log = p.stderr_so_far();
+    let admin = log
+        .lines()
+        .find_map(|l| l.split("admin server listening on ").nth(1))
+        .expect("the admin address is logged")
+        .trim()
+        .to_string();
+    let curl = |args: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--max-time", "10"])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert_eq!(curl(&[&format!("http://{admin}/admin/ping")]), "pong");
+    let config: serde_json::Value =
+        serde_json::from_str(&curl(&[&format!("http://{admin}/config.json")])).unwrap();
+    assert_eq!(config["storage"]["kind"], "io.l5d.inMemory");
+    assert_eq!(
+        curl(&["-X", "POST", &format!("http://{admin}/admin/shutdown")]),
+        "shutting down\n"
+    );
+    let done = p.wait(WAIT);
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+}

@@ -162,4 +162,22 @@ impl NameInterpreter for ConfiguredNamers {
     fn bind(&self, dtab: &Dtab, path: &Path) -> Activity<NameTree<Bound>> {
         live::bind(self.inner.clone(), dtab.clone(), path.clone())
     }
+
+    fn delegator(&self) -> Option<&dyn super::Delegator> {
+        Some(self)
+    }
+}
+
+impl super::Delegator for ConfiguredNamers {
+    fn delegate<'a>(
+        &'a self,
+        dtab: &'a Dtab,
+        path: &'a Path,
+        timeout: std::time::Duration,
+    ) -> futures::future::BoxFuture<
+        'a,
+        Result<crate::delegate::DelegateTree<Bound>, crate::delegate::DelegateError>,
+    > {
+        Box::pin(ConfiguredNamers::delegate(self, dtab, path, timeout))
+    }
 }

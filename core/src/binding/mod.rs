@@ -114,6 +114,27 @@ pub trait NameInterpreter: Send + Sync + 'static {
     /// Binds `path` under `dtab` (the router's dtab followed by any per-request dtab),
     /// as a tree that updates when the dtab or discovery changes.
     fn bind(&self, dtab: &Dtab, path: &Path) -> Activity<NameTree<Bound>>;
+
+    /// The interpreter's delegation explainer, if it can explain (`/delegator.json` answers
+    /// 501 for one that cannot).
+    fn delegator(&self) -> Option<&dyn Delegator> {
+        None
+    }
+}
+
+/// Explains delegations: Linkerd 1's `Delegator`, behind `/delegator.json`.
+pub trait Delegator: Send + Sync {
+    /// How `path` delegates under `dtab`, waiting up to `timeout` for namers and
+    /// addresses to answer.
+    fn delegate<'a>(
+        &'a self,
+        dtab: &'a Dtab,
+        path: &'a Path,
+        timeout: std::time::Duration,
+    ) -> futures::future::BoxFuture<
+        'a,
+        Result<crate::delegate::DelegateTree<Bound>, crate::delegate::DelegateError>,
+    >;
 }
 
 /// A shared namer.
