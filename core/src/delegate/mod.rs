@@ -111,3 +111,34 @@ impl<T> DelegateTree<T> {
         }
     }
 }
+
+impl DelegateTree<crate::binding::Bound> {
+    /// What each branch of the delegation came to, one line each, as Linkerd 1 lists them
+    /// under "resolutions considered" when a request cannot be routed:
+    /// `/$/inet/127.1/8080 (bound)`, `/svc/x (neg)`, `/#/io.l5d.fs/x (exception: ...)`.
+    pub fn resolutions(&self) -> Vec<String> {
+        use crate::addr::Addr;
+        let mut out = Vec::new();
+        let mut stack = vec![self];
+        while let Some(t) = stack.pop() {
+            let path = t.path.show();
+            match &t.node {
+                Node::Leaf(b) => out.push(match b.addr_now() {
+                    Addr::Bound(..) => format!("{path} (bound)"),
+                    Addr::Failed(e) => format!("{path} (exception: {e})"),
+                    Addr::Neg => format!("{path} (neg)"),
+                    Addr::Pending => format!("{path} (pending)"),
+                }),
+                Node::Exception(e) => out.push(format!("{path} (exception: {e})")),
+                Node::Empty => out.push(format!("{path} (empty)")),
+                Node::Fail => out.push(format!("{path} (fail)")),
+                Node::Neg => out.push(format!("{path} (neg)")),
+                Node::Delegate(child) => stack.push(child),
+                // Pushed in reverse so they come out in order.
+                Node::Alt(ts) => stack.extend(ts.iter().rev()),
+                Node::Union(ws) => stack.extend(ws.iter().rev().map(|(_, t)| t)),
+            }
+        }
+        out
+    }
+}

@@ -166,3 +166,22 @@ async fn delegate_waits_for_addresses() {
     let json = tree.to_json();
     assert_eq!(json["delegate"]["bound"]["addr"]["type"], "bound", "{json}");
 }
+
+#[test]
+fn resolutions_list_every_branch_in_order() {
+    let State::Ok(t) = interp().delegate_now(
+        &Dtab::read(DTAB).unwrap(),
+        &Path::read("/boo/humbug").unwrap(),
+    ) else {
+        panic!()
+    };
+    assert_eq!(
+        t.resolutions(),
+        [
+            "/bar/humbug (neg)",
+            "/$/inet/127.1/8080 (bound)",
+            "/#/error/humbug (exception: error naming /#/error/humbug)",
+            "/$/fail/humbug (fail)",
+        ]
+    );
+}
