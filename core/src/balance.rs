@@ -18,6 +18,17 @@ pub trait Load {
     }
 }
 
+/// A shared endpoint loads as the endpoint does.
+impl<T: Load + ?Sized> Load for std::sync::Arc<T> {
+    fn load(&self) -> f64 {
+        (**self).load()
+    }
+
+    fn is_available(&self) -> bool {
+        (**self).is_available()
+    }
+}
+
 /// Picks the endpoint for the next request.
 ///
 /// `pick` is called on every request with the current endpoint set, which changes as
@@ -61,7 +72,7 @@ impl Rng {
 
     /// A value in `0..n` (`n` > 0).
     pub fn below(&self, n: usize) -> usize {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
 
     /// A value in `[0, 1)`.

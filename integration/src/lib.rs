@@ -199,6 +199,106 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A backend for end-to-end tests: Python's standard-library HTTP server (a peer nobody
+/// here wrote), with a handler that answers every request with JSON naming the backend and
+/// echoing the method, path and headers it received. Keeps connections alive (HTTP/1.1).
+pub struct PythonBackend {
+    /// The server process.
+    pub process: Process,
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+}
+
+const ECHO_SERVER: &str = r#"
+import json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+name = sys.argv[1]
+class Echo(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without this, Nagle's algorithm holds
+    # the body back until the proxy's delayed ACK (40 ms a response).
+    disable_nagle_algorithm = True
+    def answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        out = json.dumps({"backend": name, "method": self.command, "path": self.path,
+                          "headers": {k.lower(): v for k, v in self.headers.items()},
+                          "body_len": len(body)}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+    do_GET = do_POST = do_PUT = do_DELETE = answer
+    def log_message(self, *args):
+        pass
+server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+print("listening on %d" % server.server_address[1], file=sys.stderr, flush=True)
+server.serve_forever()
+"#;
+
+impl PythonBackend {
+    /// Starts a backend that calls itself `name`, on an ephemeral port.
+    pub fn start(name: &str) -> PythonBackend {
+        let mut process = Process::start(Path::new("python3"), &["-c", ECHO_SERVER, name]);
+        process.wait_for_stderr("listening on ", Duration::from_secs(30));
+        let log = process.stderr_so_far();
+        let port: u16 = log
+            .lines()
+            .find_map(|l| l.strip_prefix("listening on "))
+            .and_then(|p| p.trim().parse().ok())
+            .expect("the backend logs its port");
+        PythonBackend {
+            process,
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        }
+    }
+}
+
+/// Sends one HTTP/1.1 request on a fresh connection and returns the status, headers and
+/// body. A small client for tests that send many requests; curl is used where a real
+/// client's behaviour matters.
+pub fn http_get(
+    addr: std::net::SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, String) {
+    use std::io::BufRead;
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut req = format!("GET {path} HTTP/1.1\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).expect("write");
+    let mut reader = std::io::BufReader::new(stream);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).expect("status line");
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("header line");
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let mut body = String::new();
+    reader.read_to_string(&mut body).expect("body");
+    (status, headers, body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -61,28 +61,39 @@ pub fn namers_from_config(path: &str) -> Result<ConfiguredNamers, CliError> {
 pub struct Started {
     /// Each router's interpreter, by label (what `/delegator.json` explains with).
     pub interpreters: HashMap<String, Arc<dyn NameInterpreter>>,
+    /// One line per server that is serving.
+    pub serving: Vec<String>,
     /// One line per configured piece this build cannot run yet.
     pub not_started: Vec<String>,
 }
 
-/// Builds what `config` names.
-pub fn start(config: &LinkerdConfig) -> Started {
+/// Starts what `config` names; a server that cannot listen is an error.
+pub async fn start(config: &LinkerdConfig) -> Result<Started, String> {
     let (namers, mut not_started) = build_namers(config);
     let ctx = BuildContext::new();
     let mut interpreters = HashMap::new();
+    let mut serving = Vec::new();
     for router in &config.routers {
         let interp = router.interpreter.build(&InterpreterContext {
             namers: &namers,
             build: &ctx,
         });
-        match interp {
-            Ok(i) => {
-                interpreters.insert(router.label.clone(), i);
-            }
+        let interp = match interp {
+            Ok(i) => i,
             Err(e) => {
                 not_started.push(format!("router '{}': interpreter: {e}", router.label));
                 continue;
             }
+        };
+        interpreters.insert(router.label.clone(), interp.clone());
+        if router.protocol == "http" {
+            for addr in l5d_http::start::start(router, interp).await? {
+                serving.push(format!(
+                    "router '{}' (protocol http) on {addr}",
+                    router.label
+                ));
+            }
+            continue;
         }
         let servers: Vec<String> = router
             .servers
@@ -97,10 +108,11 @@ pub fn start(config: &LinkerdConfig) -> Started {
             router.protocol
         ));
     }
-    Started {
+    Ok(Started {
         interpreters,
+        serving,
         not_started,
-    }
+    })
 }
 
 /// The admin pages linkerd serves: `/admin/ping`, `/delegator.json` over the routers'
@@ -154,7 +166,16 @@ pub fn main(path: &str) -> ExitCode {
     };
     let config = Arc::new(loaded.config);
     runtime.block_on(async move {
-        let started = start(&config);
+        let started = match start(&config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        for line in &started.serving {
+            tracing::info!("serving {line}");
+        }
         for line in &started.not_started {
             tracing::warn!("not started: {line}");
         }

@@ -30,7 +30,7 @@ fn the_default_example_starts_and_stops_on_sigterm() {
     p.wait_for_stderr("linkerd is running", WAIT);
     let so_far = p.stderr_so_far();
     assert!(
-        so_far.contains("router 'http' (protocol http, servers 127.0.0.1:4140)"),
+        so_far.contains("serving router 'http' (protocol http) on 127.0.0.1:4140"),
         "{so_far}"
     );
     assert!(p.is_running());

@@ -1,7 +1,7 @@
 //! The HTTP/1.1 router's protocol pieces: its config schema (`config`), Linkerd 1's
 //! identifiers and per-request dtab headers (`identify`), the header rules applied to every
-//! forwarded message (`headers`) and linkerd's own error responses (`error`). The server,
-//! client and router glue that use them arrive with the HTTP router issue.
+//! forwarded message (`headers`), linkerd's own error responses (`error`), and the router
+//! itself (`router`, `server`, `start`): identify, bind, balance with p2c, forward.
 
 #![warn(missing_docs)]
 
@@ -9,3 +9,6 @@ pub mod config;
 pub mod error;
 pub mod headers;
 pub mod identify;
+pub mod router;
+pub mod server;
+pub mod start;

@@ -1,0 +1,65 @@
+//! Accepting HTTP/1.1 connections for a router.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::router::HttpRouter;
+
+/// One `servers[]` entry's settings.
+#[derive(Clone, Debug)]
+pub struct ServerSettings {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// `maxCallDepth`: more `Via` hops than this is a proxy loop (400).
+    pub max_call_depth: usize,
+    /// The largest request head accepted, `maxHeadersKB` plus `maxInitialLineKB`.
+    pub max_head_bytes: usize,
+}
+
+/// Binds the server's address and serves `router` on it in the background; returns the
+/// address bound (the port is chosen when it is 0).
+pub async fn start(
+    router: Arc<HttpRouter>,
+    settings: ServerSettings,
+) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(settings.addr).await?;
+    let local = listener.local_addr()?;
+    tokio::spawn(accept(listener, router, settings));
+    Ok(local)
+}
+
+async fn accept(listener: TcpListener, router: Arc<HttpRouter>, settings: ServerSettings) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, say: keep serving the connections we have.
+                tracing::warn!("router {}: accept failed: {e}", router.label());
+                tokio::task::yield_now().await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let depth = settings.max_call_depth;
+        // hyper needs at least 8 KiB of read buffer.
+        let max_buf = settings.max_head_bytes.max(8192);
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let router = router.clone();
+                async move { Ok::<_, Infallible>(router.route(req, depth).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .max_buf_size(max_buf)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = conn.await {
+                tracing::debug!("http connection: {e}");
+            }
+        });
+    }
+}
