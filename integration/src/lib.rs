@@ -201,7 +201,8 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 /// A backend for end-to-end tests: Python's standard-library HTTP server (a peer nobody
 /// here wrote), with a handler that answers every request with JSON naming the backend and
-/// echoing the method, path and headers it received. Keeps connections alive (HTTP/1.1).
+/// echoing the method, path, headers and body length it received; `/bytes/<n>` answers `n`
+/// bytes instead. Keeps connections alive (HTTP/1.1).
 pub struct PythonBackend {
     /// The server process.
     pub process: Process,
@@ -219,6 +220,16 @@ class Echo(BaseHTTPRequestHandler):
     # the body back until the proxy's delayed ACK (40 ms a response).
     disable_nagle_algorithm = True
     def answer(self):
+        if self.path.startswith("/bytes/"):
+            n = int(self.path[len("/bytes/"):])
+            self.send_response(200)
+            self.send_header("Content-Length", str(n))
+            self.end_headers()
+            chunk = b"0123456789abcdef" * 4096
+            while n > 0:
+                self.wfile.write(chunk[:n])
+                n -= len(chunk)
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         out = json.dumps({"backend": name, "method": self.command, "path": self.path,

@@ -227,3 +227,42 @@ fn malformed_and_oversized_requests_are_refused_and_serving_goes_on() {
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
     assert_eq!(http_get(l.addr, "/", &[("Host", "web")]).0, 200);
 }
+
+#[test]
+fn large_bodies_stream_through_intact_both_ways() {
+    let a = PythonBackend::start("a");
+    let l = linkerd("", &format!("  dtab: /svc/web => {};\n", inet(&a)));
+    let dir = temp_dir("http-large");
+    let upload = dir.join("upload");
+    std::fs::write(&upload, vec![b'u'; 5 << 20]).unwrap();
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "60",
+            "-H",
+            "Host: web",
+            "--data-binary",
+        ])
+        .arg(format!("@{}", upload.display()))
+        .arg(format!("http://{}/upload", l.addr))
+        .output()
+        .unwrap();
+    let seen = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(seen["body_len"], 5 << 20, "the backend got every byte");
+    assert_eq!(seen["method"], "POST");
+    let download = dir.join("download");
+    let status = Command::new("curl")
+        .args(["-sS", "--max-time", "60", "-H", "Host: web", "-o"])
+        .arg(&download)
+        .arg(format!("http://{}/bytes/{}", l.addr, 5 << 20))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let got = std::fs::read(&download).unwrap();
+    assert_eq!(got.len(), 5 << 20);
+    assert!(
+        got.chunks(16).all(|c| c == &b"0123456789abcdef"[..c.len()]),
+        "the bytes arrive in order"
+    );
+}
