@@ -153,8 +153,10 @@ pub fn main(path: &str) -> ExitCode {
     for w in &loaded.warnings {
         tracing::warn!("{path}: {w}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    // One thread serves everything, as the performance targets assume: no work stealing,
+    // no cross-thread wake-ups on the request path. Blocking work (file scans, DNS) goes to
+    // tokio's blocking pool.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
