@@ -37,6 +37,10 @@ pub type Body = Either<Incoming, Full<Bytes>>;
 /// `bindingCache.paths` default).
 const MAX_BINDINGS: usize = 1000;
 
+/// Bound on remembered endpoints; past it, endpoints with no request in flight are
+/// forgotten (their load is zero anyway), so churn in service discovery cannot grow it.
+const MAX_ENDPOINTS: usize = 4096;
+
 /// Live bindings by (request dtab as text, name).
 type Bindings = HashMap<(String, Path), Activity<NameTree<Bound>>>;
 
@@ -247,6 +251,9 @@ impl HttpRouter {
         }
         let candidates: Vec<Arc<Endpoint>> = {
             let mut eps = lock(&self.endpoints);
+            if eps.len() > MAX_ENDPOINTS {
+                eps.retain(|_, e| Arc::strong_count(e) > 1);
+            }
             addrs
                 .iter()
                 .map(|a| {
