@@ -20,6 +20,7 @@ pub mod binding;
 pub mod config;
 pub mod delegate;
 pub mod identifier;
+pub mod metrics;
 pub mod naming;
 pub mod recursion;
 pub mod shutdown;

@@ -16,6 +16,7 @@ use l5d_core::binding::{ConfiguredNamers, NameInterpreter, SharedNamer};
 use l5d_core::config::{
     load_linkerd, read_source, BuildContext, InterpreterContext, LinkerdConfig, Loaded,
 };
+use l5d_core::metrics::{register_admin, Registry};
 use l5d_core::naming::Path;
 
 use crate::dtab::CliError;
@@ -117,8 +118,13 @@ pub async fn start(config: &LinkerdConfig) -> Result<Started, String> {
 
 /// The admin pages linkerd serves: `/admin/ping`, `/delegator.json` over the routers'
 /// interpreters, `/config.json` (the config as written), and `POST /admin/shutdown`, which
-/// notifies `shutdown`.
-pub fn admin(config: &LinkerdConfig, started: &Started, shutdown: Arc<Notify>) -> Admin {
+/// notifies `shutdown`; `/admin/metrics.json` and `/admin/metrics/prometheus` over `metrics`.
+pub fn admin(
+    config: &LinkerdConfig,
+    started: &Started,
+    shutdown: Arc<Notify>,
+    metrics: Registry,
+) -> Admin {
     let mut admin = Admin::new();
     admin
         .route(
@@ -127,6 +133,7 @@ pub fn admin(config: &LinkerdConfig, started: &Started, shutdown: Arc<Notify>) -
         )
         .config_json(config.source.clone())
         .shutdown(shutdown);
+    register_admin(&mut admin, metrics);
     admin
 }
 
@@ -167,6 +174,10 @@ pub fn main(path: &str) -> ExitCode {
         }
     };
     let config = Arc::new(loaded.config);
+    let metrics = Registry::new();
+    // Code using the `metrics` facade lands in the same registry; only the first
+    // recorder installed in a process is kept, which is this one.
+    metrics.install_global();
     runtime.block_on(async move {
         let started = match start(&config).await {
             Ok(s) => s,
@@ -182,7 +193,7 @@ pub fn main(path: &str) -> ExitCode {
             tracing::warn!("not started: {line}");
         }
         let stop = Arc::new(Notify::new());
-        let local = match admin(&config, &started, stop.clone())
+        let local = match admin(&config, &started, stop.clone(), metrics)
             .start(config.admin.addr())
             .await
         {

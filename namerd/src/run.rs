@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use l5d_core::admin::Admin;
+use l5d_core::metrics::{register_admin, Registry};
 use tokio::sync::Notify;
 
 use l5d_core::config::{load_namerd, read_source, BuildContext, Loaded, NamerdConfig};
@@ -86,6 +87,10 @@ pub fn main(path: &str) -> ExitCode {
         admin
             .config_json(config.source.clone())
             .shutdown(stop.clone());
+        let metrics = Registry::new();
+        // Code using the `metrics` facade lands in the same registry.
+        metrics.install_global();
+        register_admin(&mut admin, metrics);
         match admin.start(config.admin.addr()).await {
             Ok(local) => tracing::info!("admin server listening on {local}"),
             Err(e) => {

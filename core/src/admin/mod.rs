@@ -67,6 +67,15 @@ impl Response {
         }
     }
 
+    /// A 200 response in Prometheus' text exposition format (version 0.0.4).
+    pub fn prometheus(body: impl Into<String>) -> Response {
+        Response {
+            status: StatusCode::OK,
+            content_type: "text/plain; version=0.0.4",
+            body: Bytes::from(body.into()),
+        }
+    }
+
     /// A 200 JSON response.
     pub fn json(value: &serde_json::Value) -> Response {
         Response {
