@@ -25,6 +25,7 @@
 //! registry, the name being the full slash-separated path.
 
 mod admin;
+mod handles;
 mod histogram;
 mod json;
 mod prometheus;
@@ -33,108 +34,22 @@ mod recorder;
 mod tests;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub use admin::register_admin;
+pub use handles::{Counter, Gauge, Stat};
 pub use histogram::Summary;
 pub use json::{render_json, JsonError};
 pub use prometheus::render_prometheus;
 pub use recorder::Recorder;
 
+use handles::StatInner;
 use histogram::Histogram;
 
 /// Finagle's default `histogramSnapshotInterval`.
 pub const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(60);
-
-/// A monotonically increasing count.
-#[derive(Debug, Clone)]
-pub struct Counter(Arc<AtomicU64>);
-
-impl Counter {
-    /// Adds one.
-    #[inline]
-    pub fn incr(&self) {
-        self.0.fetch_add(1, Relaxed);
-    }
-
-    /// Adds `n`.
-    #[inline]
-    pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Relaxed);
-    }
-
-    /// The current count.
-    pub fn get(&self) -> u64 {
-        self.0.load(Relaxed)
-    }
-}
-
-/// A value that goes up and down; an `f64` stored as bits in one atomic.
-#[derive(Debug, Clone)]
-pub struct Gauge(Arc<AtomicU64>);
-
-impl Gauge {
-    /// Sets the value.
-    #[inline]
-    pub fn set(&self, v: f64) {
-        self.0.store(v.to_bits(), Relaxed);
-    }
-
-    /// Adds `d` (a compare-and-swap loop: uncontended, one round).
-    #[inline]
-    pub fn add(&self, d: f64) {
-        let _ = self.0.fetch_update(Relaxed, Relaxed, |b| {
-            Some((f64::from_bits(b) + d).to_bits())
-        });
-    }
-
-    /// Adds one.
-    #[inline]
-    pub fn incr(&self) {
-        self.add(1.0);
-    }
-
-    /// Subtracts one.
-    #[inline]
-    pub fn decr(&self) {
-        self.add(-1.0);
-    }
-
-    /// The current value.
-    pub fn get(&self) -> f64 {
-        f64::from_bits(self.0.load(Relaxed))
-    }
-}
-
-/// A distribution of values (latencies, sizes), reported per snapshot interval.
-#[derive(Debug, Clone)]
-pub struct Stat(Arc<StatInner>);
-
-#[derive(Debug)]
-struct StatInner {
-    hist: Histogram,
-    // The summary of the last roll; only the admin reader takes this lock.
-    last: Mutex<Summary>,
-}
-
-impl Stat {
-    /// Records one value: no lock, no allocation.
-    #[inline]
-    pub fn record(&self, v: u64) {
-        self.0.hist.record(v);
-    }
-
-    fn roll(&self) {
-        let s = self.0.hist.roll();
-        *lock(&self.0.last) = s;
-    }
-
-    fn summary(&self) -> Summary {
-        *lock(&self.0.last)
-    }
-}
 
 /// One registered metric.
 #[derive(Debug, Clone)]
