@@ -68,8 +68,9 @@ pub struct Started {
     pub not_started: Vec<String>,
 }
 
-/// Starts what `config` names; a server that cannot listen is an error.
-pub async fn start(config: &LinkerdConfig) -> Result<Started, String> {
+/// Starts what `config` names, recording into `metrics`; a server that cannot listen is
+/// an error.
+pub async fn start(config: &LinkerdConfig, metrics: &Registry) -> Result<Started, String> {
     let (namers, mut not_started) = build_namers(config);
     let ctx = BuildContext::new();
     let mut interpreters = HashMap::new();
@@ -88,7 +89,7 @@ pub async fn start(config: &LinkerdConfig) -> Result<Started, String> {
         };
         interpreters.insert(router.label.clone(), interp.clone());
         if router.protocol == "http" {
-            for addr in l5d_http::start::start(router, interp).await? {
+            for addr in l5d_http::start::start(router, interp, metrics).await? {
                 serving.push(format!(
                     "router '{}' (protocol http) on {addr}",
                     router.label
@@ -179,7 +180,7 @@ pub fn main(path: &str) -> ExitCode {
     // recorder installed in a process is kept, which is this one.
     metrics.install_global();
     runtime.block_on(async move {
-        let started = match start(&config).await {
+        let started = match start(&config, &metrics).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -15,6 +15,7 @@ const WAIT: Duration = Duration::from_secs(30);
 struct Linkerd {
     _process: Process,
     addr: SocketAddr,
+    admin: SocketAddr,
 }
 
 /// Starts linkerd with one http router (label `http`, server on an ephemeral port) with
@@ -35,9 +36,15 @@ fn linkerd(top: &str, router_extra: &str) -> Linkerd {
         .find_map(|l| l.split("serving router 'http' (protocol http) on ").nth(1))
         .and_then(|a| a.trim().parse().ok())
         .unwrap_or_else(|| panic!("no serving line in:\n{log}"));
+    let admin = log
+        .lines()
+        .find_map(|l| l.split("admin server listening on ").nth(1))
+        .and_then(|a| a.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no admin line in:\n{log}"));
     Linkerd {
         _process: process,
         addr,
+        admin,
     }
 }
 
@@ -265,4 +272,26 @@ fn large_bodies_stream_through_intact_both_ways() {
         got.chunks(16).all(|c| c == &b"0123456789abcdef"[..c.len()]),
         "the bytes arrive in order"
     );
+}
+
+#[test]
+fn server_metrics_count_requests_by_outcome_in_linkerd_names() {
+    let a = PythonBackend::start("a");
+    let l = linkerd("", &format!("  dtab: /svc/web => {};\n", inet(&a)));
+    assert_eq!(http_get(l.addr, "/", &[("Host", "web")]).0, 200);
+    assert_eq!(http_get(l.addr, "/", &[("Host", "web")]).0, 200);
+    assert_eq!(http_get(l.addr, "/", &[("Host", "nope")]).0, 502);
+    let (status, _, body) = http_get(l.admin, "/admin/metrics.json", &[]);
+    assert_eq!(status, 200);
+    let m = json(&body);
+    let key = |name: &str| format!("rt/http/server/127.0.0.1/{}/{name}", l.addr.port());
+    assert_eq!(m[key("requests")], 3, "{body}");
+    assert_eq!(m[key("success")], 2);
+    assert_eq!(m[key("failures")], 1);
+    assert_eq!(m[key("status/200")], 2);
+    assert_eq!(m[key("status/2XX")], 2);
+    assert_eq!(m[key("status/502")], 1);
+    assert!(m.get(key("connections")).is_some(), "{body}");
+    let (_, _, prom) = http_get(l.admin, "/admin/metrics/prometheus", &[]);
+    assert!(prom.contains("rt:server:requests{"), "{prom}");
 }

@@ -12,3 +12,4 @@ pub mod identify;
 pub mod router;
 pub mod server;
 pub mod start;
+pub mod stats;

@@ -9,6 +9,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::router::HttpRouter;
+use crate::stats::ServerStats;
 
 /// One `servers[]` entry's settings.
 #[derive(Clone, Debug)]
@@ -21,19 +22,35 @@ pub struct ServerSettings {
     pub max_head_bytes: usize,
 }
 
-/// Binds the server's address and serves `router` on it in the background; returns the
-/// address bound (the port is chosen when it is 0).
+/// Binds the server's address and serves `router` on it in the background, recording into
+/// `registry`; returns the address bound (the port is chosen when it is 0).
 pub async fn start(
     router: Arc<HttpRouter>,
     settings: ServerSettings,
+    registry: &l5d_core::metrics::Registry,
 ) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(settings.addr).await?;
     let local = listener.local_addr()?;
-    tokio::spawn(accept(listener, router, settings));
+    let stats = Arc::new(ServerStats::new(registry, router.label(), local));
+    tokio::spawn(accept(listener, router, settings, stats));
     Ok(local)
 }
 
-async fn accept(listener: TcpListener, router: Arc<HttpRouter>, settings: ServerSettings) {
+/// Counts a connection open for as long as it lives.
+struct Open(Arc<ServerStats>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.connections.decr();
+    }
+}
+
+async fn accept(
+    listener: TcpListener,
+    router: Arc<HttpRouter>,
+    settings: ServerSettings,
+    stats: Arc<ServerStats>,
+) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -46,13 +63,22 @@ async fn accept(listener: TcpListener, router: Arc<HttpRouter>, settings: Server
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
+        let stats = stats.clone();
         let depth = settings.max_call_depth;
         // hyper needs at least 8 KiB of read buffer.
         let max_buf = settings.max_head_bytes.max(8192);
         tokio::spawn(async move {
+            stats.connections.incr();
+            let _open = Open(stats.clone());
             let service = service_fn(move |req| {
                 let router = router.clone();
-                async move { Ok::<_, Infallible>(router.route(req, depth).await) }
+                let stats = stats.clone();
+                async move {
+                    let start = std::time::Instant::now();
+                    let rsp = router.route(req, depth).await;
+                    stats.record(rsp.status().as_u16(), start);
+                    Ok::<_, Infallible>(rsp)
+                }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .max_buf_size(max_buf)

@@ -14,10 +14,11 @@ use crate::router::{HttpRouter, Limits};
 use crate::server::{self, ServerSettings};
 
 /// Starts the router `cfg` describes, binding with `interpreter`, and every one of its
-/// servers; returns the addresses they listen on.
+/// servers, recording into `registry`; returns the addresses they listen on.
 pub async fn start(
     cfg: &RouterConfig,
     interpreter: Arc<dyn NameInterpreter>,
+    registry: &l5d_core::metrics::Registry,
 ) -> Result<Vec<SocketAddr>, String> {
     let own = cfg
         .protocol_config
@@ -53,7 +54,7 @@ pub async fn start(
             max_call_depth,
             max_head_bytes: (own.max_headers_kb as usize + own.max_initial_line_kb as usize) * 1024,
         };
-        let local = server::start(router.clone(), settings)
+        let local = server::start(router.clone(), settings, registry)
             .await
             .map_err(|e| format!("router '{}': cannot listen on {}: {e}", cfg.label, s.addr()))?;
         bound.push(local);
