@@ -122,6 +122,16 @@ impl Process {
         }
     }
 
+    /// The address it logged after `marker` ("admin server listening on "), once it has.
+    pub fn logged_addr(&mut self, marker: &str) -> std::net::SocketAddr {
+        self.wait_for_stderr(marker, Duration::from_secs(30));
+        let log = self.stderr.snapshot();
+        log.lines()
+            .find_map(|l| l.split(marker).nth(1))
+            .and_then(|a| a.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no address after {marker:?} in:\n{log}"))
+    }
+
     /// What it has written to standard error so far.
     pub fn stderr_so_far(&self) -> String {
         self.stderr.snapshot()

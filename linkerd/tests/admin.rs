@@ -29,12 +29,8 @@ fn start() -> Linkerd {
     std::fs::write(&config, yaml).unwrap();
     let mut process = Process::start(Path::new(BIN), &[config.to_str().unwrap()]);
     process.wait_for_stderr("linkerd is running", WAIT);
-    let log = process.stderr_so_far();
-    let admin = log
-        .lines()
-        .find_map(|l| l.split("admin server listening on ").nth(1))
-        .expect("the admin address is logged")
-        .trim()
+    let admin = process
+        .logged_addr("admin server listening on ")
         .to_string();
     Linkerd { process, admin }
 }

@@ -30,17 +30,8 @@ fn linkerd(top: &str, router_extra: &str) -> Linkerd {
     std::fs::write(&config, yaml).unwrap();
     let mut process = Process::start(Path::new(BIN), &[config.to_str().unwrap()]);
     process.wait_for_stderr("linkerd is running", WAIT);
-    let log = process.stderr_so_far();
-    let addr = log
-        .lines()
-        .find_map(|l| l.split("serving router 'http' (protocol http) on ").nth(1))
-        .and_then(|a| a.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no serving line in:\n{log}"));
-    let admin = log
-        .lines()
-        .find_map(|l| l.split("admin server listening on ").nth(1))
-        .and_then(|a| a.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no admin line in:\n{log}"));
+    let addr = process.logged_addr("serving router 'http' (protocol http) on ");
+    let admin = process.logged_addr("admin server listening on ");
     Linkerd {
         _process: process,
         addr,

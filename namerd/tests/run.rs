@@ -71,13 +71,7 @@ fn the_admin_server_serves_ping_config_and_shutdown() {
     std::fs::write(&file, yaml).unwrap();
     let mut p = Process::start(Path::new(BIN), &[file.to_str().unwrap()]);
     p.wait_for_stderr("namerd is running", WAIT);
-    let log = p.stderr_so_far();
-    let admin = log
-        .lines()
-        .find_map(|l| l.split("admin server listening on ").nth(1))
-        .expect("the admin address is logged")
-        .trim()
-        .to_string();
+    let admin = p.logged_addr("admin server listening on ").to_string();
     let curl = |args: &[&str]| {
         let out = std::process::Command::new("curl")
             .args(["-sS", "--max-time", "10"])
