@@ -18,6 +18,11 @@ trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 for tool in wrk nginx taskset bc; do
     command -v $tool >/dev/null || { echo "needs $tool (apt-get install -y wrk nginx-light bc)"; exit 1; }
 done
+for port in 18081 18082 18083; do
+    if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+        echo "port $port is in use (a previous run still exiting?); try again in a moment"; exit 1
+    fi
+done
 linkerd=${LINKERD:-$root/target/release/linkerd}
 [ -x "$linkerd" ] || { echo "build it first: cargo build --release -p linkerd"; exit 1; }
 
@@ -58,7 +63,8 @@ for port in 18081 18082 18083; do
     for _ in $(seq 100); do curl -s -o /dev/null -H 'Host: web' 127.0.0.1:$port/ && break; sleep 0.1; done
 done
 proxy_worker=$(pgrep -f "nginx: worker process" | while read -r p; do
-    parent=$(awk '{print $4}' /proc/$p/stat); grep -q proxy.conf /proc/$parent/cmdline 2>/dev/null && echo $p; done | head -1)
+    parent=$(awk '{print $4}' /proc/$p/stat); grep -q proxy.conf /proc/$parent/cmdline 2>/dev/null && echo $p; done | head -1 || true)
+[ -n "$proxy_worker" ] || { echo "the nginx proxy did not start: $(cat "$work/proxy.err" 2>/dev/null)"; exit 1; }
 
 cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
 declare -A rps cpu rss
