@@ -3,6 +3,7 @@
 //! announcer kinds defined here (their runtimes are the namerd clients and the ZooKeeper
 //! announcer, which live with linkerd).
 
+use l5d_core::config::defaults;
 use l5d_core::config::{
     AnnouncerConfig, BackendTls, Backoff, InterpreterConfig, Kind, Registry, RegistryError,
     TlsClientConfig, ZkAddr,
@@ -57,18 +58,6 @@ fn root() -> Path {
 }
 fn window_kb() -> u32 {
     1024
-}
-fn localhost() -> String {
-    "localhost".into()
-}
-fn kubectl_port() -> u16 {
-    8001
-}
-fn consul_port() -> u16 {
-    8500
-}
-fn dtabs_prefix() -> String {
-    "/namerd/dtabs".into()
 }
 fn discovery() -> String {
     "/discovery".into()
@@ -214,10 +203,10 @@ pub struct ConfigMapInterpreter {
     /// The key holding the dtab.
     pub filename: String,
     /// API host (default localhost).
-    #[serde(default = "localhost")]
+    #[serde(default = "defaults::localhost")]
     pub host: String,
     /// API port (default 8001).
-    #[serde(default = "kubectl_port")]
+    #[serde(default = "defaults::kubectl_port")]
     pub port: u16,
     /// The ConfigMap's namespace (default `default`).
     #[serde(default = "default_ns")]
@@ -234,13 +223,13 @@ impl InterpreterConfig for ConfigMapInterpreter {}
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ConsulInterpreter {
     /// Agent host (default localhost).
-    #[serde(default = "localhost")]
+    #[serde(default = "defaults::localhost")]
     pub host: String,
     /// Agent port (default 8500).
-    #[serde(default = "consul_port")]
+    #[serde(default = "defaults::consul_port")]
     pub port: u16,
     /// Where dtabs are stored (default `/namerd/dtabs`).
-    #[serde(default = "dtabs_prefix")]
+    #[serde(default = "defaults::namerd_dtabs")]
     pub path_prefix: String,
     /// ACL token.
     pub token: Option<String>,

@@ -1,6 +1,7 @@
 //! Every plugin namerd knows, registered in one place: namers and transformers from their
 //! crate, the built-in telemeters, and the dtab storage and interface kinds defined here.
 
+use l5d_core::config::defaults;
 use std::collections::BTreeMap;
 
 use l5d_core::config::{
@@ -34,29 +35,17 @@ pub fn register(reg: &mut Registry) -> Result<(), RegistryError> {
     Ok(())
 }
 
-fn localhost() -> String {
-    "localhost".into()
-}
-fn kubectl_port() -> u16 {
-    8001
-}
 fn default_ns() -> String {
     "default".into()
 }
 fn dtabs() -> String {
     "/dtabs".into()
 }
-fn namerd_dtabs() -> String {
-    "/namerd/dtabs".into()
-}
 fn ten_secs_ms() -> u64 {
     10_000
 }
 fn etcd_port() -> u16 {
     2379
-}
-fn consul_port() -> u16 {
-    8500
 }
 fn thousand() -> u32 {
     1000
@@ -89,10 +78,10 @@ impl StorageConfig for InMemoryStorage {}
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct K8sStorage {
     /// API host (default localhost).
-    #[serde(default = "localhost")]
+    #[serde(default = "defaults::localhost")]
     pub host: String,
     /// API port (default 8001).
-    #[serde(default = "kubectl_port")]
+    #[serde(default = "defaults::kubectl_port")]
     pub port: u16,
     /// The Kubernetes namespace (default `default`).
     #[serde(default = "default_ns")]
@@ -165,13 +154,13 @@ impl StorageConfig for ZkStorage {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EtcdStorage {
     /// etcd host (default localhost).
-    #[serde(default = "localhost")]
+    #[serde(default = "defaults::localhost")]
     pub host: String,
     /// etcd port (default 2379).
     #[serde(default = "etcd_port")]
     pub port: u16,
     /// The parent key (default `/namerd/dtabs`).
-    #[serde(default = "namerd_dtabs")]
+    #[serde(default = "defaults::namerd_dtabs")]
     pub path_prefix: String,
     /// TLS to etcd.
     pub tls: Option<BackendTls>,
@@ -187,13 +176,13 @@ impl StorageConfig for EtcdStorage {}
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ConsulStorage {
     /// Agent host (default localhost).
-    #[serde(default = "localhost")]
+    #[serde(default = "defaults::localhost")]
     pub host: String,
     /// Agent port (default 8500).
-    #[serde(default = "consul_port")]
+    #[serde(default = "defaults::consul_port")]
     pub port: u16,
     /// The parent key (default `/namerd/dtabs`).
-    #[serde(default = "namerd_dtabs")]
+    #[serde(default = "defaults::namerd_dtabs")]
     pub path_prefix: String,
     /// ACL token.
     pub token: Option<String>,

@@ -2,6 +2,7 @@
 //! and defaults. Every namer also takes the common `prefix`, `experimental` and
 //! `transformers`, which the core handles; every transformer takes `prefix`.
 
+use l5d_core::config::defaults;
 use std::collections::BTreeMap;
 
 use l5d_core::binding::SharedNamer;
@@ -12,15 +13,6 @@ use l5d_core::config::{
 use l5d_core::naming::Path;
 use serde::Deserialize;
 
-fn localhost() -> String {
-    "localhost".into()
-}
-fn kubectl_port() -> u16 {
-    8001
-}
-fn consul_port() -> u16 {
-    8500
-}
 fn yes() -> bool {
     true
 }
@@ -85,10 +77,10 @@ impl NamerConfig for FsNamer {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct K8sNamer {
     /// API host (default localhost, through `kubectl proxy`).
-    #[serde(default = "localhost")]
+    #[serde(default = "defaults::localhost")]
     pub host: String,
     /// API port (default 8001).
-    #[serde(default = "kubectl_port")]
+    #[serde(default = "defaults::kubectl_port")]
     pub port: u16,
     /// A label selector; its value becomes a path segment.
     pub label_selector: Option<String>,
@@ -103,10 +95,10 @@ impl NamerConfig for K8sNamer {}
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct K8sExternalNamer {
     /// API host (default localhost).
-    #[serde(default = "localhost")]
+    #[serde(default = "defaults::localhost")]
     pub host: String,
     /// API port (default 8001).
-    #[serde(default = "kubectl_port")]
+    #[serde(default = "defaults::kubectl_port")]
     pub port: u16,
     /// A label selector.
     pub label_selector: Option<String>,
@@ -125,10 +117,10 @@ pub struct K8sNsNamer {
     #[serde(default = "pod_namespace")]
     pub env_var: String,
     /// API host (default localhost).
-    #[serde(default = "localhost")]
+    #[serde(default = "defaults::localhost")]
     pub host: String,
     /// API port (default 8001).
-    #[serde(default = "kubectl_port")]
+    #[serde(default = "defaults::kubectl_port")]
     pub port: u16,
     /// A label selector.
     pub label_selector: Option<String>,
@@ -179,10 +171,10 @@ pub struct TagWeight {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ConsulNamer {
     /// Agent host (default localhost).
-    #[serde(default = "localhost")]
+    #[serde(default = "defaults::localhost")]
     pub host: String,
     /// Agent port (default 8500).
-    #[serde(default = "consul_port")]
+    #[serde(default = "defaults::consul_port")]
     pub port: u16,
     /// Names carry a tag segment (default false).
     #[serde(default)]
@@ -406,10 +398,10 @@ pub struct DaemonSetTransformer {
     /// The service's port name.
     pub port: String,
     /// API host (default localhost).
-    #[serde(default = "localhost")]
+    #[serde(default = "defaults::localhost")]
     pub k8s_host: String,
     /// API port (default 8001).
-    #[serde(default = "kubectl_port")]
+    #[serde(default = "defaults::kubectl_port")]
     pub k8s_port: u16,
     /// Match by node name instead of /24 subnet (default false).
     #[serde(default)]

@@ -19,6 +19,7 @@ mod admin;
 mod balancer;
 mod client;
 mod de;
+pub mod defaults;
 mod error;
 mod interpreter;
 mod keypath;

@@ -2,6 +2,7 @@
 //! and defaults. Their runtimes live with the metrics and tracing code; `register` adds
 //! the schemas.
 
+use super::defaults;
 use serde::Deserialize;
 
 use super::plugin::{Kind, TelemeterConfig};
@@ -9,9 +10,6 @@ use super::registry::{Registry, RegistryError};
 
 fn prom_path() -> String {
     "/admin/metrics/prometheus".into()
-}
-fn localhost() -> String {
-    "localhost".into()
 }
 fn zipkin_port() -> u16 {
     9410
@@ -73,7 +71,7 @@ impl TelemeterConfig for Prometheus {}
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Zipkin {
     /// Collector host (default localhost).
-    #[serde(default = "localhost")]
+    #[serde(default = "defaults::localhost")]
     pub host: String,
     /// Collector port (default 9410).
     #[serde(default = "zipkin_port")]

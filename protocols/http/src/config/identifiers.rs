@@ -1,5 +1,6 @@
 //! HTTP and H2 identifier kinds: how a request becomes a logical name under `dstPrefix`.
 
+use l5d_core::config::defaults;
 use l5d_core::config::{IdentifierConfig, Kind};
 use l5d_core::naming::Path;
 use serde::Deserialize;
@@ -21,12 +22,6 @@ fn one() -> u32 {
 }
 fn linkerd() -> String {
     "linkerd".into()
-}
-fn localhost() -> String {
-    "localhost".into()
-}
-fn kubectl_port() -> u16 {
-    8001
 }
 fn pilot() -> String {
     "istio-pilot".into()
@@ -162,10 +157,10 @@ pub struct IngressIdentifier {
     #[serde(default)]
     pub ignore_default_backends: bool,
     /// Kubernetes API host (default localhost, through `kubectl proxy`).
-    #[serde(default = "localhost")]
+    #[serde(default = "defaults::localhost")]
     pub host: String,
     /// Kubernetes API port (default 8001).
-    #[serde(default = "kubectl_port")]
+    #[serde(default = "defaults::kubectl_port")]
     pub port: u16,
 }
 impl Kind for IngressIdentifier {
@@ -204,10 +199,10 @@ pub struct IstioIngressIdentifier {
     /// The ingress class served (default `istio`).
     pub ingress_class_annotation: Option<String>,
     /// Kubernetes API host (default localhost).
-    #[serde(default = "localhost")]
+    #[serde(default = "defaults::localhost")]
     pub host: String,
     /// Kubernetes API port (default 8001).
-    #[serde(default = "kubectl_port")]
+    #[serde(default = "defaults::kubectl_port")]
     pub port: u16,
     /// Pilot discovery host (default istio-pilot).
     #[serde(default = "pilot")]
