@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+pub mod accrual;
 pub mod addr;
 pub mod admin;
 pub mod balance;

@@ -62,6 +62,12 @@ impl<T> Var<T> {
         self.0.has_changed().is_err()
     }
 
+    /// Whether the value changed since it was last marked seen (false once its source is
+    /// gone and the last value was seen).
+    pub fn has_changed(&self) -> bool {
+        self.0.has_changed().unwrap_or(false)
+    }
+
     /// Whether two handles watch the same source.
     pub fn same_source(&self, other: &Var<T>) -> bool {
         self.0.same_channel(&other.0)

@@ -36,6 +36,7 @@ pub struct HostConnectionPool {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ClientCommon {
     request_attempt_timeout_ms: Option<u64>,
+    connect_timeout_ms: Option<u64>,
     requeue_budget: Option<Value>,
     tls: Option<TlsClientConfig>,
     host_connection_pool: Option<HostConnectionPool>,
@@ -55,6 +56,10 @@ pub struct ClientParams {
     pub failure_accrual: Option<FailureAccrual>,
     /// The timeout of one request attempt, in milliseconds (default none).
     pub request_attempt_timeout_ms: Option<u64>,
+    /// How long connecting to an endpoint may take, in milliseconds (default 1000, as
+    /// Finagle's `Transporter.ConnectTimeout`). Not a Linkerd 1.7.5 key: an addition for
+    /// users who need a shorter or longer one.
+    pub connect_timeout_ms: Option<u64>,
     /// The budget for connection-level requeues (default 10/s plus 20%, over 10 s).
     pub requeue_budget: Option<Budget>,
     /// Client TLS.
@@ -235,6 +240,7 @@ fn params(
             load_balancer,
             failure_accrual,
             request_attempt_timeout_ms: common.request_attempt_timeout_ms,
+            connect_timeout_ms: common.connect_timeout_ms,
             requeue_budget,
             tls: common.tls,
             host_connection_pool: common.host_connection_pool,
