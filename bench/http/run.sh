@@ -1,30 +1,57 @@
 #!/usr/bin/env bash
-# Side by side on one load: wrk straight to the backend, through nginx, through linkerd.
+# Side by side on one load: straight to the backend, through nginx, through linkerd.
 # The proxy under test is pinned alone on core 0; the backend (nginx serving 1 KiB) and
-# wrk share core 1. One wrk thread, 64 connections, 10 s each (BENCH_SECONDS to change).
+# the load generator share core 1.
 #
-#   apt-get install -y wrk nginx-light    # once
-#   cargo build --release -p linkerd
-#   bench/http/run.sh
+#   bench/http/run.sh       # BENCH_SECONDS=10 by default; BENCH_RATE=2000
 #
-# Prints requests/s, latency percentiles, the proxy's CPU per request (from /proc) and
-# its peak RSS, then the ratios linkerd/nginx. Timings belong here, never in tests.
+# Installs wrk, nginx-light, bc and curl with apt when missing and builds linkerd and
+# loadgen in release (set LINKERD or LOADGEN to use binaries built elsewhere). Two phases:
+#
+# 1. Closed loop: wrk, one thread, 64 connections, BENCH_SECONDS each. Prints requests/s,
+#    wrk's latency percentiles, the proxy's CPU per request (from /proc) and its peak RSS,
+#    then the ratios linkerd/nginx.
+# 2. Fixed rate: loadgen (bench/src/bin/loadgen.rs) sends BENCH_RATE requests/s over 64
+#    connections for BENCH_SECONDS after a warm-up, timing each request from when it was
+#    due, so a stall counts against every request it holds up. Prints each target's
+#    percentiles, then the p99 each proxy adds over going direct and their ratio
+#    linkerd/nginx (the target: below 1).
+#
+# Timings belong here, never in tests.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 secs=${BENCH_SECONDS:-10}
+rate=${BENCH_RATE:-2000}
+warmup=$(( secs / 5 > 1 ? secs / 5 : 1 ))
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-for tool in wrk nginx taskset bc; do
-    command -v $tool >/dev/null || { echo "needs $tool (apt-get install -y wrk nginx-light bc)"; exit 1; }
+
+missing=()
+for tool in wrk:wrk nginx:nginx-light bc:bc curl:curl taskset:util-linux; do
+    command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}"
+    sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
+        || { echo "could not install ${missing[*]}; install them and run again"; exit 1; }
+fi
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+build=()
+[ -n "${LINKERD:-}" ] || build+=(-p linkerd --bin linkerd)
+[ -n "${LOADGEN:-}" ] || build+=(-p l5d-bench --bin loadgen)
+[ ${#build[@]} -eq 0 ] || (cd "$root" && cargo build --release --quiet "${build[@]}")
+linkerd=${LINKERD:-$target_dir/release/linkerd}
+loadgen=${LOADGEN:-$target_dir/release/loadgen}
+for bin in "$linkerd" "$loadgen"; do
+    [ -x "$bin" ] || { echo "$bin is missing: cargo build --release -p linkerd -p l5d-bench"; exit 1; }
 done
 for port in 18081 18082 18083; do
     if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
         echo "port $port is in use (a previous run still exiting?); try again in a moment"; exit 1
     fi
 done
-linkerd=${LINKERD:-$root/target/release/linkerd}
-[ -x "$linkerd" ] || { echo "build it first: cargo build --release -p linkerd"; exit 1; }
 
 head -c 1024 /dev/zero | tr '\0' 'x' > "$work/body.txt"
 chmod 755 "$work"; chmod 644 "$work/body.txt"
@@ -90,3 +117,34 @@ printf "linkerd/nginx: throughput %.2fx, cpu per request %.2fx, peak RSS %.2fx\n
     "$(echo "${rps[linkerd]}/${rps[nginx]}" | bc -l)" \
     "$(echo "${cpu[linkerd]}/${cpu[nginx]}" | bc -l)" \
     "$(echo "${rss[linkerd]}/${rss[nginx]}" | bc -l)"
+
+echo
+echo "fixed rate: $rate requests/s over 64 connections, ${secs}s after ${warmup}s warm-up," \
+    "latency from each request's due time (loadgen)"
+declare -A p99
+printf "%-8s %12s %10s %10s %10s %10s %10s %12s\n" target "achieved/s" p50 p90 p99 p99.9 max "send lag p99"
+for target in direct:18081 nginx:18082 linkerd:18083; do
+    IFS=: read -r name port <<<"$target"
+    out=$(taskset -c 1 "$loadgen" --rate "$rate" --connections 64 --seconds "$secs" \
+        --warmup "$warmup" --host web "127.0.0.1:$port")
+    kv() { tr ' ' '\n' <<<"$out" | awk -F= -v k="$1" '$1==k{print $2}'; }
+    p99[$name]=$(kv p99_us)
+    printf "%-8s %12s %8sus %8sus %8sus %8sus %8sus %10sus\n" "$name" "$(kv achieved_rps)" \
+        "$(kv p50_us)" "$(kv p90_us)" "${p99[$name]}" "$(kv p999_us)" "$(kv max_us)" "$(kv send_lag_p99_us)"
+    # Sends are late only when core 1 is busy; then the row measures the machine.
+    [ "$(echo "$(kv send_lag_p99_us) > 100" | bc -l)" = 0 ] \
+        || echo "  $name: loadgen itself sent late (core 1 busy?); this row is noise"
+    errors=$(kv errors); non2xx=$(kv non_2xx)
+    [ "$errors" = 0 ] && [ "$non2xx" = 0 ] || echo "  $name: $errors errors, $non2xx non-2xx responses"
+done
+echo
+added_linkerd=$(echo "${p99[linkerd]}-${p99[direct]}" | bc -l)
+added_nginx=$(echo "${p99[nginx]}-${p99[direct]}" | bc -l)
+printf "added p99 at %s requests/s: linkerd %.1fus, nginx %.1fus" "$rate" "$added_linkerd" "$added_nginx"
+if [ "$(echo "$added_nginx > 0" | bc -l)" = 1 ]; then
+    ratio=$(echo "$added_linkerd/$added_nginx" | bc -l)
+    printf ", linkerd/nginx %.2fx (%s)\n" "$ratio" \
+        "$([ "$(echo "$ratio < 1" | bc -l)" = 1 ] && echo "below nginx's: target met" || echo "target missed")"
+else
+    printf ", linkerd/nginx n/a (nginx added nothing measurable at this rate)\n"
+fi

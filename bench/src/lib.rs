@@ -1,9 +1,13 @@
 //! Benchmarks for linkerd. `naming` times the naming engine (run it with
 //! `cargo run --release -p l5d-bench --bin naming`); `bench/http/run.sh` runs the HTTP
 //! router side by side with a direct connection and nginx on one load (wrk, pinned cores)
-//! and prints throughput, latency, CPU per request and peak RSS as ratios.
+//! and prints throughput, latency, CPU per request and peak RSS as ratios, then runs the
+//! `loadgen` binary at a fixed rate for the added tail latency. [`http1`] is the few lines
+//! of HTTP/1.1 that `loadgen` speaks.
 
 #![warn(missing_docs)]
+
+pub mod http1;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
