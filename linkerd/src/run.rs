@@ -35,14 +35,16 @@ pub fn build_namers(config: &LinkerdConfig) -> (Vec<(Path, SharedNamer)>, Vec<St
     let mut built = Vec::new();
     let mut skipped = Vec::new();
     for n in &config.namers {
-        match n.namer.config.build(&n.mount(), &ctx) {
+        // With its transformers; an error names the transformer when it is one.
+        match n.build(&ctx) {
             Ok(namer) => built.push((n.mount(), namer)),
-            Err(e) => skipped.push(format!(
+            Err(e) if e.path() == &n.namer.path => skipped.push(format!(
                 "namer {} at {}: {}",
                 n.namer.kind,
                 n.mount(),
                 e.message()
             )),
+            Err(e) => skipped.push(format!("namer {} at {}: {e}", n.namer.kind, n.mount())),
         }
     }
     (built, skipped)

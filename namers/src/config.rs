@@ -5,7 +5,9 @@
 use l5d_core::config::defaults;
 use std::collections::BTreeMap;
 
-use l5d_core::binding::SharedNamer;
+use std::sync::Arc;
+
+use l5d_core::binding::{SharedNamer, Transformer};
 use l5d_core::config::{
     BackendTls, BuildContext, BuildError, Kind, NamerConfig, Registry, RegistryError,
     TransformerConfig, ZkAddr,
@@ -65,7 +67,7 @@ impl Kind for FsNamer {
 }
 impl NamerConfig for FsNamer {
     fn build(&self, mount: &Path, _: &BuildContext) -> Result<SharedNamer, BuildError> {
-        Ok(std::sync::Arc::new(crate::fs::FsNamer::new(
+        Ok(Arc::new(crate::fs::FsNamer::new(
             &self.root_dir,
             mount.clone(),
         )))
@@ -361,7 +363,11 @@ pub struct LocalhostTransformer {}
 impl Kind for LocalhostTransformer {
     const KIND: &'static str = "io.l5d.localhost";
 }
-impl TransformerConfig for LocalhostTransformer {}
+impl TransformerConfig for LocalhostTransformer {
+    fn build(&self, prefix: &Path, _: &BuildContext) -> Result<Arc<dyn Transformer>, BuildError> {
+        Ok(Arc::new(crate::transform::localhost(prefix.clone())))
+    }
+}
 
 /// `io.l5d.specificHost`: keep the addresses of one host.
 #[derive(Deserialize, Debug, Clone, PartialEq)]
@@ -373,7 +379,14 @@ pub struct SpecificHostTransformer {
 impl Kind for SpecificHostTransformer {
     const KIND: &'static str = "io.l5d.specificHost";
 }
-impl TransformerConfig for SpecificHostTransformer {}
+impl TransformerConfig for SpecificHostTransformer {
+    fn build(&self, prefix: &Path, _: &BuildContext) -> Result<Arc<dyn Transformer>, BuildError> {
+        Ok(Arc::new(crate::transform::specific_host(
+            prefix.clone(),
+            &self.host,
+        )?))
+    }
+}
 
 /// `io.l5d.port`: replace every address's port (linker-to-linker).
 #[derive(Deserialize, Debug, Clone, PartialEq)]
@@ -385,7 +398,19 @@ pub struct PortTransformer {
 impl Kind for PortTransformer {
     const KIND: &'static str = "io.l5d.port";
 }
-impl TransformerConfig for PortTransformer {}
+impl TransformerConfig for PortTransformer {
+    /// Linkerd 1's `/io.l5d.port/<port>`.
+    fn default_prefix(&self) -> Option<Path> {
+        Some(Path::from_elems([
+            Self::KIND.to_string(),
+            self.port.to_string(),
+        ]))
+    }
+
+    fn build(&self, prefix: &Path, _: &BuildContext) -> Result<Arc<dyn Transformer>, BuildError> {
+        Ok(Arc::new(crate::transform::port(prefix.clone(), self.port)))
+    }
+}
 
 /// `io.l5d.k8s.daemonset`: send to the daemonset pod on each address's node.
 #[derive(Deserialize, Debug, Clone, PartialEq)]

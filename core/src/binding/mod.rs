@@ -12,11 +12,13 @@ pub(crate) mod live;
 mod system;
 #[cfg(test)]
 mod tests;
+pub mod transform;
 
 pub use bind::{bind_path, max_depth_error, Lookup, MAX_DEPTH};
 pub use inet::{parse_ip, resolve_inet};
 pub use interpreter::ConfiguredNamers;
 pub use system::SystemNamer;
+pub use transform::{AddrTransformer, TransformedInterpreter, TransformedNamer, Transformer};
 
 use std::fmt;
 use std::sync::Arc;

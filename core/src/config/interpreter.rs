@@ -12,7 +12,7 @@ use super::keypath::KeyPath;
 use super::namer::{transformers, TransformerEntry};
 use super::plugin::{InterpreterConfig, InterpreterContext, Kind};
 use super::slot::{plugin, Configured, Cx};
-use crate::binding::{ConfiguredNamers, NameInterpreter};
+use crate::binding::{ConfiguredNamers, NameInterpreter, TransformedInterpreter};
 
 /// The `default` interpreter's own keys (none; `transformers` is common to interpreters).
 #[derive(Deserialize, Debug, Clone, Default, PartialEq)]
@@ -48,20 +48,22 @@ pub struct InterpreterEntry {
 }
 
 impl InterpreterEntry {
-    /// Builds the interpreter. Transformers are refused until they have a runtime.
+    /// Builds the interpreter with its transformers applied to what it binds, in
+    /// configuration order (the last one outermost, its prefix first in the ids).
     pub fn build(
         &self,
         ctx: &InterpreterContext<'_>,
     ) -> Result<Arc<dyn NameInterpreter>, ConfigError> {
-        if let Some(t) = self.transformers.first() {
-            return Err(t
-                .transformer
-                .error("transformers are not implemented in this build"));
-        }
-        self.interpreter
+        let mut interpreter = self
+            .interpreter
             .config
             .build(ctx)
-            .map_err(|e| self.interpreter.error(e.message()))
+            .map_err(|e| self.interpreter.error(e.message()))?;
+        for t in &self.transformers {
+            let transformer = t.build(ctx.build)?;
+            interpreter = Arc::new(TransformedInterpreter::new(interpreter, transformer));
+        }
+        Ok(interpreter)
     }
 }
 

@@ -4,6 +4,8 @@
 //! `/#/io.l5d.fs`), `experimental` and `transformers`; a configured `prefix: /apiToSrv`
 //! mounts at `/#/apiToSrv`.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -12,7 +14,7 @@ use super::keypath::KeyPath;
 use super::kind::sequence;
 use super::plugin::{BuildContext, NamerConfig, TransformerConfig};
 use super::slot::{plugin, Configured, Cx};
-use crate::binding::SharedNamer;
+use crate::binding::{SharedNamer, TransformedNamer, Transformer};
 use crate::naming::Path;
 
 #[derive(Deserialize, Default)]
@@ -47,6 +49,20 @@ impl NamerEntry {
     pub fn mount(&self) -> Path {
         Path::from_elems(["#"]).concat(&self.prefix)
     }
+
+    /// Builds the namer mounted at [`NamerEntry::mount`], with its transformers applied
+    /// to what it binds, in configuration order.
+    pub fn build(&self, ctx: &BuildContext) -> Result<SharedNamer, ConfigError> {
+        let mut namer = self
+            .namer
+            .config
+            .build(&self.mount(), ctx)
+            .map_err(|e| self.namer.error(e.message()))?;
+        for t in &self.transformers {
+            namer = Arc::new(TransformedNamer::new(namer, t.build(ctx)?));
+        }
+        Ok(namer)
+    }
 }
 
 /// A configured transformer.
@@ -54,8 +70,24 @@ impl NamerEntry {
 pub struct TransformerEntry {
     /// The plugin.
     pub transformer: Configured<dyn TransformerConfig>,
-    /// The prefix its bound ids get under `/%` (default `/<kind>`).
+    /// The prefix its bound ids get under `/%` (default `/<kind>`, or what the plugin's
+    /// [`TransformerConfig::default_prefix`] says).
     pub prefix: Path,
+}
+
+impl TransformerEntry {
+    /// The path its bound ids start with: `/%` followed by its prefix.
+    pub fn id_prefix(&self) -> Path {
+        Path::from_elems(["%"]).concat(&self.prefix)
+    }
+
+    /// Builds the transformer.
+    pub fn build(&self, ctx: &BuildContext) -> Result<Arc<dyn Transformer>, ConfigError> {
+        self.transformer
+            .config
+            .build(&self.id_prefix(), ctx)
+            .map_err(|e| self.transformer.error(e.message()))
+    }
 }
 
 /// The default prefix of a plugin: its kind as a one-element path.
@@ -114,9 +146,9 @@ pub(crate) fn transformers(
             None,
             &[],
         )?;
-        let prefix = match slot.common.prefix {
-            Some(p) => p,
-            None => kind_prefix(&slot.plugin.kind, &at)?,
+        let prefix = match (slot.common.prefix, slot.plugin.config.default_prefix()) {
+            (Some(p), _) | (None, Some(p)) => p,
+            (None, None) => kind_prefix(&slot.plugin.kind, &at)?,
         };
         out.push(TransformerEntry {
             transformer: slot.plugin,
@@ -126,28 +158,15 @@ pub(crate) fn transformers(
     Ok(out)
 }
 
-/// Builds every namer, each paired with its mount path, in configuration order (what the
-/// default interpreter is given). Namers with transformers are refused until
-/// transformers have a runtime.
+/// Builds every namer with its transformers, each paired with its mount path, in
+/// configuration order (what the default interpreter is given).
 pub fn build_namers(
     namers: &[NamerEntry],
     ctx: &BuildContext,
 ) -> Result<Vec<(Path, SharedNamer)>, ConfigError> {
     namers
         .iter()
-        .map(|n| {
-            if let Some(t) = n.transformers.first() {
-                return Err(t
-                    .transformer
-                    .error("transformers are not implemented in this build"));
-            }
-            let built = n
-                .namer
-                .config
-                .build(&n.mount(), ctx)
-                .map_err(|e| n.namer.error(e.message()))?;
-            Ok((n.mount(), built))
-        })
+        .map(|n| Ok((n.mount(), n.build(ctx)?)))
         .collect()
 }
 

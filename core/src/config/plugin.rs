@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use super::error::BuildError;
-use crate::binding::{NameInterpreter, SharedNamer};
+use crate::binding::{NameInterpreter, SharedNamer, Transformer};
 use crate::naming::Path;
 
 /// A plugin's `kind` id, e.g. `io.l5d.fs`.
@@ -108,7 +108,23 @@ family!(
 
 family!(
     /// A name-tree transformer (`transformers:` on namers and interpreters).
-    TransformerConfig {}
+    TransformerConfig {
+        /// The prefix under `/%` its ids get when the config names none; `None` means
+        /// the kind (`io.l5d.port` says `/io.l5d.port/<port>` instead).
+        fn default_prefix(&self) -> Option<Path> {
+            None
+        }
+
+        /// Builds the transformer; `prefix` is the full path its ids start with
+        /// (`/%/io.l5d.localhost`).
+        fn build(
+            &self,
+            _prefix: &Path,
+            _ctx: &BuildContext,
+        ) -> Result<Arc<dyn Transformer>, BuildError> {
+            Err(BuildError::not_implemented())
+        }
+    }
 );
 family!(
     /// A telemeter (`telemetry:`).
