@@ -214,3 +214,29 @@ async fn the_servicemesh_example_binds_through_its_transformers() {
     assert_eq!(addrs(&out), ["127.0.0.1:4141".parse().unwrap()]);
     assert_eq!(addrs(&inc), ["127.0.0.1:8080".parse().unwrap()]);
 }
+
+/// The Kubernetes transformers have no runtime in this build: a router naming one is
+/// refused with the transformer's key path and kind, not silently left untransformed.
+#[test]
+fn transformers_without_a_runtime_are_refused_by_name() {
+    let reg = linkerd::plugins::registry().unwrap();
+    let text = "routers:\n- protocol: http\n  interpreter:\n    kind: default\n    \
+                transformers:\n    - kind: io.l5d.k8s.localnode\n  servers:\n  - port: 0\n";
+    let config = load_linkerd(text, &reg)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config;
+    let ctx = BuildContext::new();
+    let e = config.routers[0]
+        .interpreter
+        .build(&InterpreterContext {
+            namers: &[],
+            build: &ctx,
+        })
+        .err()
+        .expect("refused");
+    assert_eq!(
+        e.to_string(),
+        "routers[0].interpreter.transformers[0] (kind io.l5d.k8s.localnode): not implemented \
+         in this build at line 6, column 7"
+    );
+}
