@@ -64,6 +64,8 @@ pub fn namers_from_config(path: &str) -> Result<ConfiguredNamers, CliError> {
 pub struct Started {
     /// Each router's interpreter, by label (what `/delegator.json` explains with).
     pub interpreters: HashMap<String, Arc<dyn NameInterpreter>>,
+    /// The HTTP routers (what `/client_state.json` reports on).
+    pub http_routers: Vec<Arc<l5d_http::router::HttpRouter>>,
     /// One line per server that is serving.
     pub serving: Vec<String>,
     /// One line per configured piece this build cannot run yet.
@@ -77,6 +79,7 @@ pub async fn start(config: &LinkerdConfig, metrics: &Registry) -> Result<Started
     let ctx = BuildContext::new();
     let mut interpreters = HashMap::new();
     let mut serving = Vec::new();
+    let mut http_routers = Vec::new();
     for router in &config.routers {
         let interp = router.interpreter.build(&InterpreterContext {
             namers: &namers,
@@ -91,7 +94,9 @@ pub async fn start(config: &LinkerdConfig, metrics: &Registry) -> Result<Started
         };
         interpreters.insert(router.label.clone(), interp.clone());
         if router.protocol == "http" {
-            for addr in l5d_http::start::start(router, interp, metrics).await? {
+            let http = l5d_http::start::start(router, interp, metrics).await?;
+            http_routers.push(http.router);
+            for addr in http.addrs {
                 serving.push(format!(
                     "router '{}' (protocol http) on {addr}",
                     router.label
@@ -114,6 +119,7 @@ pub async fn start(config: &LinkerdConfig, metrics: &Registry) -> Result<Started
     }
     Ok(Started {
         interpreters,
+        http_routers,
         serving,
         not_started,
     })
@@ -134,10 +140,29 @@ pub fn admin(
             "/delegator.json",
             delegator_json(started.interpreters.clone()),
         )
+        .route(
+            "/client_state.json",
+            client_state(started.http_routers.clone()),
+        )
         .config_json(config.source.clone())
         .shutdown(shutdown);
     register_admin(&mut admin, metrics);
     admin
+}
+
+/// `/client_state.json`: every client of every router, by bound id, with its state and
+/// addresses (Linkerd 1's `ClientStateHandler`).
+fn client_state(routers: Vec<Arc<l5d_http::router::HttpRouter>>) -> impl l5d_core::admin::Handler {
+    move |_req: l5d_core::admin::Request| {
+        let mut all = serde_json::Map::new();
+        for r in &routers {
+            for (id, state) in r.client_state() {
+                all.insert(id, state);
+            }
+        }
+        let rsp = l5d_core::admin::Response::json(&serde_json::Value::Object(all));
+        async move { rsp }
+    }
 }
 
 fn init_logging() {

@@ -25,22 +25,37 @@ const HOP_BY_HOP: [&str; 6] = [
 
 /// Removes the hop-by-hop headers and every header that `Connection` lists.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let listed: Vec<String> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|h| h.trim().to_ascii_lowercase())
-        .filter(|h| !h.is_empty())
-        .collect();
-    headers.remove(CONNECTION);
-    for h in HOP_BY_HOP
-        .iter()
-        .copied()
-        .chain(listed.iter().map(String::as_str))
-    {
+    let (keep_alive, listed) = connection_listed(headers);
+    if keep_alive {
+        headers.remove("keep-alive");
+    }
+    for h in listed.into_iter().flatten() {
         headers.remove(h);
     }
+    headers.remove(CONNECTION);
+    for h in HOP_BY_HOP {
+        headers.remove(h);
+    }
+}
+
+/// Whether `Connection` lists `keep-alive`, and the other headers it names; the common
+/// values (`keep-alive`, `close`) cost no allocation.
+fn connection_listed(headers: &HeaderMap) -> (bool, Option<Vec<HeaderName>>) {
+    let mut keep_alive = false;
+    let mut listed = None;
+    for value in headers.get_all(CONNECTION) {
+        let Ok(value) = value.to_str() else { continue };
+        for token in value.split(',').map(str::trim) {
+            if token.eq_ignore_ascii_case("keep-alive") {
+                keep_alive = true;
+            } else if token.is_empty() || token.eq_ignore_ascii_case("close") {
+                continue;
+            } else if let Ok(name) = HeaderName::try_from(token) {
+                listed.get_or_insert_with(Vec::new).push(name);
+            }
+        }
+    }
+    (keep_alive, listed)
 }
 
 /// This hop's `Via` entry: `1.1 linkerd`, `1.0 linkerd`.
@@ -54,14 +69,22 @@ fn via_entry(version: Version) -> &'static str {
 
 /// Appends this hop to `Via` (one header, the earlier hops first).
 pub fn append_via(headers: &mut HeaderMap, version: Version) {
-    let mut hops: Vec<String> = headers
-        .get_all(VIA)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(str::to_string)
-        .collect();
-    hops.push(via_entry(version).to_string());
-    if let Ok(v) = HeaderValue::try_from(hops.join(", ")) {
+    let entry = via_entry(version);
+    let mut earlier = headers.get_all(VIA).iter().filter_map(|v| v.to_str().ok());
+    let Some(first) = earlier.next() else {
+        // The common case, a first hop, costs no allocation.
+        headers.insert(VIA, HeaderValue::from_static(entry));
+        return;
+    };
+    let mut joined = String::with_capacity(first.len() + entry.len() + 16);
+    joined.push_str(first);
+    for hop in earlier {
+        joined.push_str(", ");
+        joined.push_str(hop);
+    }
+    joined.push_str(", ");
+    joined.push_str(entry);
+    if let Ok(v) = HeaderValue::try_from(joined) {
         headers.insert(VIA, v);
     }
 }

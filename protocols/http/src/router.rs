@@ -2,47 +2,51 @@
 //! endpoints and forward, streaming bodies both ways.
 //!
 //! Bindings are cached per (request dtab, name) and stay live: a namer update or a dtab
-//! change reaches the next request without a restart. Endpoints are chosen with `p2c` over
-//! the requests each one has outstanding. Connections to endpoints are pooled and kept
-//! alive by hyper's client.
+//! change reaches the next request without a restart. A binding is resolved to the clients
+//! of its bound ids once per change, not per request; each client balances over its
+//! endpoints with its configured balancer, marks failing ones dead (failure accrual) and
+//! pools connections per endpoint. A request whose connection cannot be made is requeued
+//! to another endpoint of the same client.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response, Uri, Version};
+use http::header::{HeaderValue, HOST};
+use http::{Request, Response, Version};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use l5d_core::addr::Addr;
-use l5d_core::balance::{Balancer, Load, P2c, Rng};
+use l5d_core::balance::Rng;
 use l5d_core::binding::{Bound, NameInterpreter};
 use l5d_core::identifier::{Dst, Identifier};
+use l5d_core::metrics::Registry;
 use l5d_core::naming::{Dtab, NameTree, Path};
 use l5d_core::var::{Activity, State};
 
+use crate::client::{Client, ClientSettings};
 use crate::error::{no_route_message, respond, RouteError};
-use crate::headers::{append_via, call_depth, set_dst, strip_hop_by_hop};
+use crate::headers::{
+    append_via, call_depth, strip_hop_by_hop, L5D_DST_CLIENT, L5D_DST_RESIDUAL, L5D_DST_SERVICE,
+};
 use crate::identify::{forward_dtab, HttpIdentifier};
+use crate::pool::{ConnectError, Endpoint, PooledBody};
+use crate::stats::{scope_name, ClientStats, ServiceStats};
 
 /// A response body: the backend's, streamed, or linkerd's own.
-pub type Body = Either<Incoming, Full<Bytes>>;
+pub type Body = Either<PooledBody, Full<Bytes>>;
 
 /// Bound on cached bindings before the cache is emptied and refilled (Linkerd 1's
 /// `bindingCache.paths` default).
 const MAX_BINDINGS: usize = 1000;
 
-/// Bound on remembered endpoints; past it, endpoints with no request in flight are
-/// forgotten (their load is zero anyway), so churn in service discovery cannot grow it.
-const MAX_ENDPOINTS: usize = 4096;
+/// Bound on services and clients kept (Linkerd 1's `bindingCache` defaults); past it,
+/// those no binding uses are forgotten with their metrics, so names from requests cannot
+/// grow memory without bound.
+const MAX_CLIENTS: usize = 1000;
 
-/// Live bindings by (request dtab as text, name).
-type Bindings = HashMap<(String, Path), Activity<NameTree<Bound>>>;
+/// Finagle's limit on requeues of one request.
+const MAX_REQUEUES: usize = 25;
 
 /// The router's limits.
 #[derive(Clone, Debug)]
@@ -55,25 +59,38 @@ pub struct Limits {
     pub max_err_body: usize,
 }
 
-/// One endpoint and the requests it has outstanding.
-struct Endpoint {
-    addr: SocketAddr,
-    outstanding: AtomicUsize,
+/// Makes the settings of the client for a bound id (from `routers[].client`).
+pub type ClientSettingsFn = Box<dyn Fn(&Path) -> ClientSettings + Send + Sync>;
+
+/// A leaf of a resolved binding: a client and what the request carries for it.
+struct Leaf {
+    client: Arc<Client>,
+    residual: Option<HeaderValue>,
 }
 
-impl Load for Endpoint {
-    fn load(&self) -> f64 {
-        self.outstanding.load(Ordering::Relaxed) as f64
-    }
+/// A service (a logical name) and its metrics.
+struct Service {
+    header: Option<HeaderValue>,
+    stats: ServiceStats,
 }
 
-/// Decrements an endpoint's outstanding count when the request is done, however it ends.
-struct InFlight(Arc<Endpoint>);
+/// A live binding and its last resolution to clients (none until first resolved).
+type BindingState = (Activity<NameTree<Bound>>, Option<Arc<NameTree<Leaf>>>);
 
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.outstanding.fetch_sub(1, Ordering::Relaxed);
-    }
+/// A cached binding and its last resolution to clients.
+struct Binding {
+    service: Arc<Service>,
+    state: Mutex<BindingState>,
+}
+
+#[derive(Default)]
+struct Caches {
+    /// Bindings of requests without a local dtab, by name.
+    plain: HashMap<Path, Arc<Binding>>,
+    /// Bindings of requests with one, by (local dtab as text, name).
+    local: HashMap<(String, Path), Arc<Binding>>,
+    services: HashMap<Path, Arc<Service>>,
+    clients: HashMap<Path, Arc<Client>>,
 }
 
 /// An HTTP router (one `routers[]` entry of protocol `http`).
@@ -82,38 +99,52 @@ pub struct HttpRouter {
     identifier: HttpIdentifier,
     interpreter: Arc<dyn NameInterpreter>,
     limits: Limits,
-    bindings: Mutex<Bindings>,
-    endpoints: Mutex<HashMap<SocketAddr, Arc<Endpoint>>>,
-    balancer: P2c,
+    caches: Mutex<Caches>,
+    client_settings: ClientSettingsFn,
+    registry: Registry,
     rng: Rng,
-    client: Client<HttpConnector, Incoming>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Decrements a gauge when the request is done, however it ends.
+struct Pending<'a>(&'a l5d_core::metrics::Gauge);
+
+impl<'a> Pending<'a> {
+    fn new(g: &'a l5d_core::metrics::Gauge) -> Pending<'a> {
+        g.incr();
+        Pending(g)
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.0.decr();
+    }
+}
+
 impl HttpRouter {
-    /// A router named `label` that identifies with `identifier` and binds with `interpreter`.
+    /// A router named `label` that identifies with `identifier`, binds with
+    /// `interpreter`, sets up clients with `client_settings` and records into `registry`.
     pub fn new(
         label: String,
         identifier: HttpIdentifier,
         interpreter: Arc<dyn NameInterpreter>,
         limits: Limits,
+        client_settings: ClientSettingsFn,
+        registry: Registry,
     ) -> HttpRouter {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new()).build(connector);
         HttpRouter {
             label,
             identifier,
             interpreter,
             limits,
-            bindings: Mutex::new(HashMap::new()),
-            endpoints: Mutex::new(HashMap::new()),
-            balancer: P2c::new(Rng::from_entropy()),
+            caches: Mutex::new(Caches::default()),
+            client_settings,
+            registry,
             rng: Rng::from_entropy(),
-            client,
         }
     }
 
@@ -126,9 +157,13 @@ impl HttpRouter {
     pub async fn route(&self, req: Request<Incoming>, max_call_depth: usize) -> Response<Body> {
         match self.forward(req, max_call_depth).await {
             Ok(rsp) => rsp,
-            Err(e) => respond(&e, self.limits.max_headers, self.limits.max_err_body)
-                .map(|b| Either::Right(Full::new(b))),
+            Err(e) => self.error(&e),
         }
+    }
+
+    fn error(&self, e: &RouteError) -> Response<Body> {
+        respond(e, self.limits.max_headers, self.limits.max_err_body)
+            .map(|b| Either::Right(Full::new(b)))
     }
 
     async fn forward(
@@ -136,6 +171,7 @@ impl HttpRouter {
         req: Request<Incoming>,
         max_call_depth: usize,
     ) -> Result<Response<Body>, RouteError> {
+        let start = Instant::now();
         let (mut parts, body) = req.into_parts();
         if call_depth(&parts.headers) > max_call_depth {
             return Err(RouteError::CallDepth(max_call_depth));
@@ -144,87 +180,295 @@ impl HttpRouter {
             .identifier
             .identify(&mut parts)
             .map_err(|e| RouteError::BadRequest(e.0))?;
-        let tree = self.bind(&dst).await?;
-        let Some(bound) = self.pick(&tree) else {
-            return Err(self.no_route(&dst).await);
+        let binding = self.binding(&dst);
+        let service = &binding.service;
+        let _pending = Pending::new(&service.stats.pending);
+        let result = self.dispatch(&dst, &binding, parts, body, start).await;
+        let status = match &result {
+            Ok(rsp) => rsp.status(),
+            Err(e) => e.status(),
         };
-        let endpoint = self.endpoint(&bound).ok_or_else(|| {
-            RouteError::NoRoute(format!(
-                "Unable to route request!\n\nservice name: {}\nno endpoints are available for {}\n",
-                dst.path, bound.id
-            ))
-        })?;
+        service
+            .stats
+            .requests
+            .record(status.as_u16(), start.elapsed());
+        result
+    }
+
+    async fn dispatch(
+        &self,
+        dst: &Dst,
+        binding: &Binding,
+        mut parts: http::request::Parts,
+        body: Incoming,
+        start: Instant,
+    ) -> Result<Response<Body>, RouteError> {
+        let tree = self.resolve(dst, binding).await?;
+        let Some(leaf) = self.pick(&tree) else {
+            return Err(self.no_route(dst).await);
+        };
+        let client = &leaf.client;
+        let (endpoint, mut conn) = self.connect(dst, client).await?;
 
         let version = parts.version;
         strip_hop_by_hop(&mut parts.headers);
         append_via(&mut parts.headers, version);
-        set_dst(&mut parts.headers, &dst.path, &bound.id, &bound.residual);
-        forward_dtab(&mut parts.headers, &dst.local_dtab).map_err(RouteError::BadRequest)?;
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        parts.uri = Uri::try_from(format!("http://{}{path}", endpoint.addr))
-            .map_err(|e| RouteError::BadRequest(format!("invalid request target: {e}")))?;
+        let headers = &mut parts.headers;
+        if let Some(v) = &binding.service.header {
+            headers.insert(L5D_DST_SERVICE, v.clone());
+        }
+        if let Some(v) = &client.id_header {
+            headers.insert(L5D_DST_CLIENT, v.clone());
+        }
+        match &leaf.residual {
+            Some(v) => headers.insert(L5D_DST_RESIDUAL, v.clone()),
+            None => headers.remove(L5D_DST_RESIDUAL),
+        };
+        forward_dtab(headers, &dst.local_dtab).map_err(RouteError::BadRequest)?;
+        if !headers.contains_key(HOST) {
+            // An HTTP/1.0 request may come without a Host; it leaves as HTTP/1.1, which
+            // requires one.
+            headers.insert(HOST, endpoint.host.clone());
+        }
         parts.version = Version::HTTP_11;
 
-        endpoint.outstanding.fetch_add(1, Ordering::Relaxed);
-        let _in_flight = InFlight(endpoint.clone());
-        let rsp = self
-            .client
-            .request(Request::from_parts(parts, body))
-            .await
-            .map_err(|e| RouteError::Backend(format!("{} ({}): {e}", bound.id, endpoint.addr)))?;
+        let stats = &client.stats;
+        let _pending = Pending::new(&stats.pending);
+        let load = endpoint.load.start();
+        let mut req = Request::from_parts(parts, body);
+        // A pooled connection the backend closed while it idled fails before the
+        // request is written; hyper hands the request back, and it goes on another.
+        let mut attempts = 0;
+        let sent = loop {
+            match conn.sender().try_send_request(req).await {
+                Ok(rsp) => break Ok(rsp),
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if attempts < MAX_REQUEUES => {
+                        attempts += 1;
+                        req = unsent;
+                        conn = match endpoint.connection().await {
+                            Ok(c) => c,
+                            Err(e) => break Err(e.to_string()),
+                        };
+                    }
+                    _ => break Err(e.into_error().to_string()),
+                },
+            }
+        };
+        let rsp = match sent {
+            Ok(rsp) => rsp,
+            Err(e) => {
+                drop(load);
+                stats.channel_closed();
+                stats.requests.record_failure(start.elapsed());
+                client.record(&endpoint, false);
+                return Err(RouteError::Backend(format!(
+                    "{} ({}): {e}",
+                    client.id, endpoint.addr
+                )));
+            }
+        };
+        load.finish();
+        let status = rsp.status();
+        stats.requests.record(status.as_u16(), start.elapsed());
+        client.record(&endpoint, !status.is_server_error());
+
         let (mut rparts, rbody) = rsp.into_parts();
         strip_hop_by_hop(&mut rparts.headers);
         append_via(&mut rparts.headers, rparts.version);
         // As Linkerd 1 does, the hop's own version is recorded in Via; the client is
         // answered in HTTP/1.1 so its connection can stay open.
         rparts.version = Version::HTTP_11;
-        Ok(Response::from_parts(rparts, Either::Left(rbody)))
+        Ok(Response::from_parts(rparts, Either::Left(conn.body(rbody))))
     }
 
-    /// The live binding for `dst`, once it is not pending.
-    async fn bind(&self, dst: &Dst) -> Result<NameTree<Bound>, RouteError> {
-        let key = (dst.local_dtab.show(), dst.path.clone());
-        let mut var = {
-            let mut bindings = lock(&self.bindings);
-            if let Some(v) = bindings.get(&key) {
-                v.clone()
-            } else {
-                if bindings.len() >= MAX_BINDINGS {
-                    bindings.clear();
-                }
-                let v = self.interpreter.bind(&dst.dtab(), &dst.path);
-                bindings.insert(key, v.clone());
-                v
-            }
-        };
-        let deadline = tokio::time::Instant::now() + self.limits.binding_timeout;
+    /// An endpoint of `client` and a connection to it; a connection that cannot be made
+    /// counts against the endpoint and the request goes to another one.
+    async fn connect(
+        &self,
+        dst: &Dst,
+        client: &Client,
+    ) -> Result<(Arc<Endpoint>, crate::pool::Conn), RouteError> {
+        let mut requeues = 0;
         loop {
-            let state = var.get_and_mark_seen().clone();
-            match state {
-                State::Ok(tree) => return Ok(tree),
-                State::Failed(e) => {
-                    return Err(RouteError::NoRoute(format!(
-                        "binding {} failed: {e}",
-                        dst.path
+            let endpoints = client.endpoints();
+            if endpoints.is_empty() {
+                return Err(RouteError::NoRoute(format!(
+                    "Unable to route request!\n\nservice name: {}\nno endpoints are available for {}\n",
+                    dst.path, client.id
+                )));
+            }
+            // With every endpoint marked dead, one is tried anyway (as Finagle's
+            // balancers do): a dead endpoint may have come back.
+            let i = client
+                .settings
+                .balancer
+                .pick(&endpoints)
+                .unwrap_or_else(|| self.rng.below(endpoints.len()));
+            let endpoint = endpoints[i].clone();
+            match endpoint.connection().await {
+                Ok(conn) => return Ok((endpoint, conn)),
+                Err(ConnectError::Overloaded) => {
+                    return Err(RouteError::Overloaded(format!(
+                        "{} ({}): too many requests waiting for a connection",
+                        client.id, endpoint.addr
                     )))
                 }
-                State::Pending => match tokio::time::timeout_at(deadline, var.changed()).await {
-                    Ok(true) => {}
-                    _ => {
-                        return Err(RouteError::Timeout(format!(
-                            "binding {} timed out after {:?}",
-                            dst.path, self.limits.binding_timeout
-                        )))
+                Err(e) => {
+                    client.record(&endpoint, false);
+                    if requeues >= MAX_REQUEUES.min(endpoints.len().saturating_mul(2)) {
+                        return Err(RouteError::Backend(format!(
+                            "{} ({}): {e}",
+                            client.id, endpoint.addr
+                        )));
                     }
-                },
+                    requeues += 1;
+                    client.stats.requeues.incr();
+                }
             }
         }
     }
 
-    /// One leaf of a bound tree: unions split traffic by weight.
-    fn pick(&self, tree: &NameTree<Bound>) -> Option<Bound> {
+    /// The cached binding for `dst`, made on first use.
+    fn binding(&self, dst: &Dst) -> Arc<Binding> {
+        let mut caches = lock(&self.caches);
+        let found = if dst.local_dtab.is_empty() {
+            caches.plain.get(&dst.path).cloned()
+        } else {
+            caches
+                .local
+                .get(&(dst.local_dtab.show(), dst.path.clone()))
+                .cloned()
+        };
+        if let Some(b) = found {
+            return b;
+        }
+        if caches.plain.len() + caches.local.len() >= MAX_BINDINGS {
+            caches.plain.clear();
+            caches.local.clear();
+        }
+        let service = self.service(&mut caches, &dst.path);
+        let binding = Arc::new(Binding {
+            service,
+            state: Mutex::new((self.interpreter.bind(&dst.dtab(), &dst.path), None)),
+        });
+        if dst.local_dtab.is_empty() {
+            caches.plain.insert(dst.path.clone(), binding.clone());
+        } else {
+            caches
+                .local
+                .insert((dst.local_dtab.show(), dst.path.clone()), binding.clone());
+        }
+        binding
+    }
+
+    fn service(&self, caches: &mut Caches, name: &Path) -> Arc<Service> {
+        if let Some(s) = caches.services.get(name) {
+            return s.clone();
+        }
+        if caches.services.len() >= MAX_CLIENTS {
+            let registry = &self.registry;
+            let label = &self.label;
+            caches.services.retain(|name, s| {
+                let keep = Arc::strong_count(s) > 1;
+                if !keep {
+                    registry.remove(&format!("rt/{label}/service/{}", scope_name(name)));
+                }
+                keep
+            });
+        }
+        let s = Arc::new(Service {
+            header: HeaderValue::try_from(name.show()).ok(),
+            stats: ServiceStats::new(&self.registry, &self.label, name),
+        });
+        caches.services.insert(name.clone(), s.clone());
+        s
+    }
+
+    fn client(&self, bound: &Bound) -> Arc<Client> {
+        let mut caches = lock(&self.caches);
+        if let Some(c) = caches.clients.get(&bound.id) {
+            c.follow(&bound.addr);
+            return c.clone();
+        }
+        if caches.clients.len() >= MAX_CLIENTS {
+            let registry = &self.registry;
+            let label = &self.label;
+            caches.clients.retain(|id, c| {
+                let keep = Arc::strong_count(c) > 1;
+                if !keep {
+                    registry.remove(&format!("rt/{label}/client/{}", scope_name(id)));
+                }
+                keep
+            });
+        }
+        let stats = Arc::new(ClientStats::new(&self.registry, &self.label, &bound.id));
+        let c = Arc::new(Client::new(
+            bound.id.clone(),
+            bound.addr.clone(),
+            (self.client_settings)(&bound.id),
+            stats,
+        ));
+        caches.clients.insert(bound.id.clone(), c.clone());
+        c
+    }
+
+    /// The binding's current tree of clients, once it is not pending.
+    async fn resolve(
+        &self,
+        dst: &Dst,
+        binding: &Binding,
+    ) -> Result<Arc<NameTree<Leaf>>, RouteError> {
+        let deadline = tokio::time::Instant::now() + self.limits.binding_timeout;
+        loop {
+            let mut waiting = {
+                let mut state = lock(&binding.state);
+                let (act, resolved) = &mut *state;
+                if !act.has_changed() {
+                    if let Some(tree) = resolved {
+                        return Ok(tree.clone());
+                    }
+                }
+                let current = act.get_and_mark_seen().clone();
+                match current {
+                    State::Ok(tree) => {
+                        let tree = Arc::new(tree.map(&mut |b: Bound| Leaf {
+                            client: self.client(&b),
+                            residual: if b.residual.is_empty() {
+                                None
+                            } else {
+                                HeaderValue::try_from(b.residual.show()).ok()
+                            },
+                        }));
+                        *resolved = Some(tree.clone());
+                        return Ok(tree);
+                    }
+                    State::Failed(e) => {
+                        return Err(RouteError::NoRoute(format!(
+                            "binding {} failed: {e}",
+                            dst.path
+                        )))
+                    }
+                    State::Pending => act.clone(),
+                }
+            };
+            match tokio::time::timeout_at(deadline, waiting.changed()).await {
+                Ok(true) => {}
+                _ => {
+                    return Err(RouteError::Timeout(format!(
+                        "binding {} timed out after {:?}",
+                        dst.path, self.limits.binding_timeout
+                    )))
+                }
+            }
+        }
+    }
+
+    /// One leaf of a resolved tree: unions split traffic by weight, alternatives take
+    /// their first routable branch (binding has already dropped the negative ones).
+    fn pick<'t>(&self, tree: &'t NameTree<Leaf>) -> Option<&'t Leaf> {
         match tree {
-            NameTree::Leaf(b) => Some(b.clone()),
+            NameTree::Leaf(l) => Some(l),
             NameTree::Union(ws) => {
                 let total: f64 = ws.iter().map(|w| w.weight.max(0.0)).sum();
                 let mut x = self.rng.unit() * total;
@@ -241,38 +485,6 @@ impl HttpRouter {
         }
     }
 
-    /// Chooses an endpoint of `bound` by p2c over outstanding requests.
-    fn endpoint(&self, bound: &Bound) -> Option<Arc<Endpoint>> {
-        let Addr::Bound(addrs, _) = bound.addr_now() else {
-            return None;
-        };
-        if addrs.is_empty() {
-            return None;
-        }
-        let candidates: Vec<Arc<Endpoint>> = {
-            let mut eps = lock(&self.endpoints);
-            if eps.len() > MAX_ENDPOINTS {
-                eps.retain(|_, e| Arc::strong_count(e) > 1);
-            }
-            addrs
-                .iter()
-                .map(|a| {
-                    eps.entry(a.addr)
-                        .or_insert_with(|| {
-                            Arc::new(Endpoint {
-                                addr: a.addr,
-                                outstanding: AtomicUsize::new(0),
-                            })
-                        })
-                        .clone()
-                })
-                .collect()
-        };
-        self.balancer
-            .pick(&candidates)
-            .map(|i| candidates[i].clone())
-    }
-
     /// Linkerd 1's report for a name that bound to nothing routable.
     async fn no_route(&self, dst: &Dst) -> RouteError {
         let resolutions = match self.interpreter.delegator() {
@@ -286,5 +498,23 @@ impl HttpRouter {
             None => vec!["unknown".into()],
         };
         RouteError::NoRoute(no_route_message(dst, &Dtab::empty(), &resolutions))
+    }
+
+    /// Closes pooled connections idle past their clients' `idleTimeMs`.
+    pub fn sweep(&self) {
+        let clients: Vec<Arc<Client>> = lock(&self.caches).clients.values().cloned().collect();
+        let now = Instant::now();
+        for c in clients {
+            c.sweep(now);
+        }
+    }
+
+    /// Each client's state, by bound id, as `/client_state.json` shows it.
+    pub fn client_state(&self) -> Vec<(String, serde_json::Value)> {
+        let clients: Vec<Arc<Client>> = lock(&self.caches).clients.values().cloned().collect();
+        clients
+            .iter()
+            .map(|c| (c.id.show(), c.state_json()))
+            .collect()
     }
 }

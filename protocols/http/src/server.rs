@@ -76,7 +76,9 @@ async fn accept(
                 async move {
                     let start = std::time::Instant::now();
                     let rsp = router.route(req, depth).await;
-                    stats.record(rsp.status().as_u16(), start);
+                    stats
+                        .requests
+                        .record(rsp.status().as_u16(), start.elapsed());
                     Ok::<_, Infallible>(rsp)
                 }
             });

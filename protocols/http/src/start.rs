@@ -8,18 +8,115 @@ use http::header::HOST;
 use l5d_core::binding::NameInterpreter;
 use l5d_core::config::RouterConfig;
 
+use l5d_core::accrual::Policy;
+use l5d_core::balance::Balancer;
+use l5d_core::config::{
+    ClientConfig, ClientParams, FailureAccrual, HostConnectionPool, LoadBalancer, PathPattern,
+};
+use l5d_core::naming::Path;
+
+use crate::client::ClientSettings;
 use crate::config::{HttpRouterConfig, HttpServerConfig};
 use crate::identify::{build, HeaderToken, HttpIdentifier, NameReader};
-use crate::router::{HttpRouter, Limits};
+use crate::pool::PoolSettings;
+use crate::router::{ClientSettingsFn, HttpRouter, Limits};
 use crate::server::{self, ServerSettings};
 
+/// Finagle's default connect timeout.
+const CONNECT_TIMEOUT_MS: u64 = 1000;
+
+/// The client keys the router uses, from one `client` entry.
+#[derive(Clone, Default)]
+struct Layer {
+    prefix: Option<PathPattern>,
+    balancer: Option<LoadBalancer>,
+    accrual: Option<FailureAccrual>,
+    pool: Option<HostConnectionPool>,
+    connect_timeout_ms: Option<u64>,
+}
+
+impl Layer {
+    fn of(prefix: Option<&PathPattern>, p: &ClientParams) -> Layer {
+        Layer {
+            prefix: prefix.cloned(),
+            balancer: p.load_balancer.clone(),
+            accrual: p.failure_accrual.clone(),
+            pool: p.host_connection_pool.clone(),
+            connect_timeout_ms: p.connect_timeout_ms,
+        }
+    }
+}
+
+/// The client settings for each bound id: `io.l5d.static` entries apply in order to the
+/// ids their prefix matches, each overriding what the earlier ones set.
+fn client_settings(cfg: &ClientConfig) -> ClientSettingsFn {
+    let layers: Vec<Layer> = match cfg {
+        ClientConfig::Global(p) => vec![Layer::of(None, p)],
+        ClientConfig::Static(entries) => entries
+            .iter()
+            .map(|e| Layer::of(Some(&e.prefix), &e.params))
+            .collect(),
+    };
+    Box::new(move |id: &Path| {
+        let mut merged = Layer::default();
+        for l in &layers {
+            if l.prefix.as_ref().is_some_and(|p| p.matches(id).is_none()) {
+                continue;
+            }
+            if l.balancer.is_some() {
+                merged.balancer = l.balancer.clone();
+            }
+            if l.accrual.is_some() {
+                merged.accrual = l.accrual.clone();
+            }
+            if l.pool.is_some() {
+                merged.pool = l.pool.clone();
+            }
+            if l.connect_timeout_ms.is_some() {
+                merged.connect_timeout_ms = l.connect_timeout_ms;
+            }
+        }
+        let connect_timeout =
+            Duration::from_millis(merged.connect_timeout_ms.unwrap_or(CONNECT_TIMEOUT_MS));
+        ClientSettings {
+            balancer: Balancer::from_config(&merged.balancer.unwrap_or_default()),
+            accrual: Policy::new(&merged.accrual.unwrap_or_default()),
+            pool: Arc::new(PoolSettings::new(merged.pool.as_ref(), connect_timeout)),
+        }
+    })
+}
+
+/// A started router and the addresses its servers listen on.
+pub struct Started {
+    /// The router (for the admin server's views of it).
+    pub router: Arc<HttpRouter>,
+    /// Where its servers listen.
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// Closes idle pooled connections once a second, for as long as the router lives.
+fn spawn_sweeper(router: &Arc<HttpRouter>) {
+    let weak = Arc::downgrade(router);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match weak.upgrade() {
+                Some(r) => r.sweep(),
+                None => return,
+            }
+        }
+    });
+}
+
 /// Starts the router `cfg` describes, binding with `interpreter`, and every one of its
-/// servers, recording into `registry`; returns the addresses they listen on.
+/// servers, recording into `registry`.
 pub async fn start(
     cfg: &RouterConfig,
     interpreter: Arc<dyn NameInterpreter>,
     registry: &l5d_core::metrics::Registry,
-) -> Result<Vec<SocketAddr>, String> {
+) -> Result<Started, String> {
     let own = cfg
         .protocol_config
         .downcast_ref::<HttpRouterConfig>()
@@ -42,7 +139,10 @@ pub async fn start(
         identifier,
         interpreter,
         limits,
+        client_settings(&cfg.client),
+        registry.clone(),
     ));
+    spawn_sweeper(&router);
     let mut bound = Vec::new();
     for s in &cfg.servers {
         let max_call_depth = s
@@ -59,5 +159,8 @@ pub async fn start(
             .map_err(|e| format!("router '{}': cannot listen on {}: {e}", cfg.label, s.addr()))?;
         bound.push(local);
     }
-    Ok(bound)
+    Ok(Started {
+        router,
+        addrs: bound,
+    })
 }

@@ -1,28 +1,90 @@
-//! A server's metrics, in Linkerd 1's names under `rt/<router>/server/<ip>/<port>/`:
-//! `requests`, `success`, `failures` (5XX answers, linkerd's own errors included, as the
-//! default `nonRetryable5XX` classifier counts them), `status/<code>` and `status/<N>XX`,
-//! `connections` and `request_latency_ms`. Handles are made once per server, so recording
-//! a request costs a few atomic increments and no lookup.
+//! The router's metrics, in Linkerd 1's names:
+//!
+//! * `rt/<router>/server/<ip>/<port>/`: `requests`, `success`, `failures`, `status/<code>`,
+//!   `status/<N>XX`, `request_latency_ms`, `connections`;
+//! * `rt/<router>/service/<name>/` (the logical name, `svc/users`): the same request
+//!   counters and latency, and `pending`;
+//! * `rt/<router>/client/<id>/` (the bound id, `#/io.l5d.fs/users`): the same, plus
+//!   `connects`, `connections`, `connect_latency_ms`, `failures/<exception>`,
+//!   `loadbalancer/size`, `loadbalancer/available`, `retries/requeues` and
+//!   `failure_accrual/removals`, `failure_accrual/revivals`.
+//!
+//! A request is a failure when it is answered with a 5XX (linkerd's own errors included),
+//! as the default `nonRetryable5XX` classifier counts. Handles are made once per server,
+//! service and client, so recording a request costs a few atomic increments and no lookup.
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::Duration;
 
 use l5d_core::metrics::{Counter, Gauge, Registry, Scope, Stat};
+use l5d_core::naming::Path;
 
-/// The metrics of one server.
-pub struct ServerStats {
+/// Request counters and latency, as every server, service and client has them.
+pub struct RequestStats {
     scope: Scope,
     requests: Counter,
     success: Counter,
     failures: Counter,
     /// `status/<code>` for 100..=599, made on first use.
-    codes: Vec<OnceLock<Counter>>,
-    /// `status/1XX` .. `status/5XX`.
-    classes: [Counter; 5],
+    codes: Box<[OnceLock<Counter>]>,
+    /// `status/1XX` .. `status/5XX`, made on first use.
+    classes: [OnceLock<Counter>; 5],
+    latency: Stat,
+}
+
+impl RequestStats {
+    fn new(scope: Scope) -> RequestStats {
+        RequestStats {
+            requests: scope.counter("requests"),
+            success: scope.counter("success"),
+            failures: scope.counter("failures"),
+            codes: (100..600).map(|_| OnceLock::new()).collect(),
+            classes: Default::default(),
+            latency: scope.stat("request_latency_ms"),
+            scope,
+        }
+    }
+
+    /// Records one answered request that took `elapsed`.
+    pub fn record(&self, status: u16, elapsed: Duration) {
+        self.requests.incr();
+        if status >= 500 {
+            self.failures.incr();
+        } else {
+            self.success.incr();
+        }
+        if (100..600).contains(&status) {
+            self.codes[usize::from(status - 100)]
+                .get_or_init(|| self.scope.counter(&format!("status/{status}")))
+                .incr();
+            let class = usize::from(status / 100 - 1);
+            self.classes[class]
+                .get_or_init(|| self.scope.counter(&format!("status/{}XX", class + 1)))
+                .incr();
+        }
+        self.latency.record(elapsed.as_millis() as u64);
+    }
+
+    /// Records one request that failed without a response (a connection failure).
+    pub fn record_failure(&self, elapsed: Duration) {
+        self.requests.incr();
+        self.failures.incr();
+        self.latency.record(elapsed.as_millis() as u64);
+    }
+
+    /// The scope the counters live in.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+}
+
+/// The metrics of one server.
+pub struct ServerStats {
+    /// Requests answered.
+    pub requests: RequestStats,
     /// Open connections.
     pub connections: Gauge,
-    latency: Stat,
 }
 
 impl ServerStats {
@@ -36,31 +98,104 @@ impl ServerStats {
             &addr.port().to_string(),
         ]);
         ServerStats {
-            requests: scope.counter("requests"),
-            success: scope.counter("success"),
-            failures: scope.counter("failures"),
-            codes: (100..600).map(|_| OnceLock::new()).collect(),
-            classes: [1, 2, 3, 4, 5].map(|c| scope.counter(&format!("status/{c}XX"))),
             connections: scope.gauge("connections"),
-            latency: scope.stat("request_latency_ms"),
-            scope,
+            requests: RequestStats::new(scope),
+        }
+    }
+}
+
+/// A path as one metric scope element: its text without the leading `/`.
+pub fn scope_name(path: &Path) -> String {
+    let shown = path.show();
+    match shown.strip_prefix('/') {
+        Some(rest) => rest.to_string(),
+        None => shown,
+    }
+}
+
+/// The metrics of one service (a logical name).
+pub struct ServiceStats {
+    /// Requests answered.
+    pub requests: RequestStats,
+    /// Requests in flight.
+    pub pending: Gauge,
+}
+
+impl ServiceStats {
+    /// The stats of service `name` of router `label`.
+    pub fn new(registry: &Registry, label: &str, name: &Path) -> ServiceStats {
+        let scope = registry.scope(["rt", label, "service", &scope_name(name)]);
+        ServiceStats {
+            pending: scope.gauge("pending"),
+            requests: RequestStats::new(scope),
+        }
+    }
+}
+
+/// The metrics of one client (a bound id).
+pub struct ClientStats {
+    /// Requests answered by the client's endpoints.
+    pub requests: RequestStats,
+    /// Requests in flight.
+    pub pending: Gauge,
+    /// Connections opened.
+    pub connects: Counter,
+    /// Connections open.
+    pub connections: Gauge,
+    /// Time to connect.
+    pub connect_latency: Stat,
+    /// Requests sent again because a connection could not be made.
+    pub requeues: Counter,
+    /// Endpoints marked dead by failure accrual.
+    pub removals: Counter,
+    /// Endpoints revived after a successful probe.
+    pub revivals: Counter,
+    /// Endpoints in the set.
+    pub size: Gauge,
+    /// Endpoints not marked dead.
+    pub available: Gauge,
+    connect_failures: Counter,
+    timeouts: Counter,
+    closed: Counter,
+}
+
+/// Finagle's exception names, kept so that dashboards built for Linkerd 1 keep working.
+const CONNECTION_FAILED: &str = "failures/com.twitter.finagle.ConnectionFailedException";
+const CONNECT_TIMEOUT: &str = "failures/com.twitter.finagle.ConnectionFailedException/com.twitter.finagle.ConnectTimeoutException";
+const CHANNEL_CLOSED: &str = "failures/com.twitter.finagle.ChannelClosedException";
+
+impl ClientStats {
+    /// The stats of client `id` of router `label`.
+    pub fn new(registry: &Registry, label: &str, id: &Path) -> ClientStats {
+        let scope = registry.scope(["rt", label, "client", &scope_name(id)]);
+        ClientStats {
+            pending: scope.gauge("pending"),
+            connects: scope.counter("connects"),
+            connections: scope.gauge("connections"),
+            connect_latency: scope.stat("connect_latency_ms"),
+            requeues: scope.counter("retries/requeues"),
+            removals: scope.counter("failure_accrual/removals"),
+            revivals: scope.counter("failure_accrual/revivals"),
+            size: scope.gauge("loadbalancer/size"),
+            available: scope.gauge("loadbalancer/available"),
+            connect_failures: scope.counter(CONNECTION_FAILED),
+            timeouts: scope.counter(CONNECT_TIMEOUT),
+            closed: scope.counter(CHANNEL_CLOSED),
+            requests: RequestStats::new(scope),
         }
     }
 
-    /// Records one answered request, started at `start`.
-    pub fn record(&self, status: u16, start: Instant) {
-        self.requests.incr();
-        if status >= 500 {
-            self.failures.incr();
+    /// Counts a connection that could not be made (`timed_out` when it took too long).
+    pub fn connect_failed(&self, timed_out: bool) {
+        if timed_out {
+            self.timeouts.incr();
         } else {
-            self.success.incr();
+            self.connect_failures.incr();
         }
-        if (100..600).contains(&status) {
-            let code = self.codes[usize::from(status - 100)]
-                .get_or_init(|| self.scope.counter(&format!("status/{status}")));
-            code.incr();
-            self.classes[usize::from(status / 100 - 1)].incr();
-        }
-        self.latency.record(start.elapsed().as_millis() as u64);
+    }
+
+    /// Counts a request whose connection broke before the response arrived.
+    pub fn channel_closed(&self) {
+        self.closed.incr();
     }
 }

@@ -1,0 +1,240 @@
+//! The HTTP router's client side end to end: load balancers, failure accrual routing
+//! around a dead endpoint, the connection pool's bounds and idle timeout, endpoint-set
+//! updates under in-flight requests, and the client and service views in the admin
+//! server (`/admin/metrics.json`, `/client_state.json`). Real linkerd, Python backends.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+use l5d_integration::{eventually, http_get, temp_dir, Process, PythonBackend};
+
+const BIN: &str = env!("CARGO_BIN_EXE_linkerd");
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Linkerd {
+    _process: Process,
+    addr: SocketAddr,
+    admin: SocketAddr,
+}
+
+/// linkerd with an io.l5d.fs namer over `disco` and one http router sending `/svc` to
+/// it, with `router_extra` added to the router's keys.
+fn linkerd(disco: &Path, router_extra: &str) -> Linkerd {
+    let dir = temp_dir("clients");
+    let config = dir.join("linkerd.yaml");
+    let yaml = format!(
+        "admin:\n  port: 0\nnamers:\n- kind: io.l5d.fs\n  rootDir: {}\nrouters:\n- protocol: http\n  dtab: /svc => /#/io.l5d.fs;\n  servers:\n  - port: 0\n{router_extra}",
+        disco.display()
+    );
+    std::fs::write(&config, yaml).unwrap();
+    let mut process = Process::start(Path::new(BIN), &[config.to_str().unwrap()]);
+    process.wait_for_stderr("linkerd is running", WAIT);
+    let addr = process.logged_addr("serving router 'http' (protocol http) on ");
+    let admin = process.logged_addr("admin server listening on ");
+    Linkerd {
+        _process: process,
+        addr,
+        admin,
+    }
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+fn metrics(l: &Linkerd) -> serde_json::Value {
+    let (status, _, body) = http_get(l.admin, "/admin/metrics.json", &[]);
+    assert_eq!(status, 200);
+    json(&body)
+}
+
+fn backend_of(l: &Linkerd) -> String {
+    let (status, _, body) = http_get(l.addr, "/", &[("Host", "web")]);
+    assert_eq!(status, 200, "{body}");
+    json(&body)["backend"].as_str().unwrap().to_string()
+}
+
+/// A port nothing listens on.
+fn dead_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn write_disco(disco: &Path, ports: &[u16]) {
+    let lines: String = ports.iter().map(|p| format!("127.0.0.1 {p}\n")).collect();
+    std::fs::write(disco.join("web"), lines).unwrap();
+}
+
+#[test]
+fn clients_and_services_have_metrics_and_client_state() {
+    let a = PythonBackend::start("a");
+    let disco = temp_dir("clients-disco");
+    write_disco(&disco, &[a.addr.port()]);
+    let l = linkerd(&disco, "");
+    for _ in 0..3 {
+        assert_eq!(backend_of(&l), "a");
+    }
+    let m = metrics(&l);
+    assert_eq!(m["rt/http/service/svc/web/requests"], 3, "{m}");
+    assert_eq!(m["rt/http/service/svc/web/success"], 3);
+    assert_eq!(m["rt/http/service/svc/web/pending"], 0.0);
+    let client = "rt/http/client/#/io.l5d.fs/web";
+    assert_eq!(m[format!("{client}/requests")], 3, "{m}");
+    assert_eq!(m[format!("{client}/status/200")], 3);
+    assert_eq!(m[format!("{client}/loadbalancer/size")], 1.0);
+    assert_eq!(m[format!("{client}/loadbalancer/available")], 1.0);
+    assert!(
+        m[format!("{client}/connects")].as_u64().unwrap() >= 1,
+        "{m}"
+    );
+    assert!(
+        m.get(format!("{client}/request_latency_ms.p99")).is_some(),
+        "{m}"
+    );
+
+    let (status, _, body) = http_get(l.admin, "/client_state.json", &[]);
+    assert_eq!(status, 200);
+    let state = json(&body);
+    assert_eq!(state["/#/io.l5d.fs/web"]["state"], "bound", "{state}");
+    assert_eq!(
+        state["/#/io.l5d.fs/web"]["addresses"],
+        serde_json::json!([a.addr.to_string()])
+    );
+
+    let (_, _, prom) = http_get(l.admin, "/admin/metrics/prometheus", &[]);
+    assert!(
+        prom.contains("rt:client:requests{rt=\"http\", client=\"#/io.l5d.fs/web\"}"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("rt:service:requests{rt=\"http\", service=\"svc/web\"}"),
+        "{prom}"
+    );
+}
+
+#[test]
+fn a_dead_endpoint_is_routed_around_and_marked_dead() {
+    let a = PythonBackend::start("a");
+    let disco = temp_dir("clients-disco");
+    write_disco(&disco, &[a.addr.port(), dead_port()]);
+    let l = linkerd(&disco, "");
+    for _ in 0..60 {
+        assert_eq!(
+            backend_of(&l),
+            "a",
+            "every request reaches the live endpoint"
+        );
+    }
+    let m = metrics(&l);
+    let client = "rt/http/client/#/io.l5d.fs/web";
+    assert_eq!(m[format!("{client}/loadbalancer/size")], 2.0, "{m}");
+    assert_eq!(m[format!("{client}/loadbalancer/available")], 1.0, "{m}");
+    assert!(
+        m[format!("{client}/failure_accrual/removals")]
+            .as_u64()
+            .unwrap()
+            >= 1,
+        "{m}"
+    );
+    let requeues = m[format!("{client}/retries/requeues")].as_u64().unwrap();
+    assert!((5..60).contains(&requeues), "{m}");
+    assert_eq!(m["rt/http/service/svc/web/success"], 60);
+}
+
+#[test]
+fn every_load_balancer_kind_serves_and_round_robin_alternates() {
+    let (a, b) = (PythonBackend::start("a"), PythonBackend::start("b"));
+    let disco = temp_dir("clients-disco");
+    write_disco(&disco, &[a.addr.port(), b.addr.port()]);
+    for kind in ["p2c", "ewma", "aperture", "heap", "roundRobin"] {
+        let l = linkerd(
+            &disco,
+            &format!("  client:\n    loadBalancer:\n      kind: {kind}\n"),
+        );
+        let seen: Vec<String> = (0..40).map(|_| backend_of(&l)).collect();
+        if kind == "roundRobin" {
+            let to_a = seen.iter().filter(|s| *s == "a").count();
+            assert_eq!(to_a, 20, "{kind}: {seen:?}");
+            assert!(seen.windows(2).all(|w| w[0] != w[1]), "{seen:?}");
+        }
+    }
+}
+
+/// Sends a request for `n` bytes on a raw socket and reads only the head and a little of
+/// the body, leaving the rest in flight.
+fn start_download(l: &Linkerd, n: usize) -> BufReader<TcpStream> {
+    let mut s = TcpStream::connect(l.addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(s, "GET /bytes/{n} HTTP/1.1\r\nHost: web\r\n\r\n").unwrap();
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+    loop {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+    }
+    let mut first = [0u8; 16];
+    r.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"0123456789abcdef");
+    r
+}
+
+/// Reads the rest of a download started with [`start_download`]; returns the bytes read.
+fn finish_download(mut r: BufReader<TcpStream>, n: usize) {
+    let mut rest = vec![0u8; n - 16];
+    r.read_exact(&mut rest).unwrap();
+    assert!(rest
+        .chunks(16)
+        .all(|c| c == &b"0123456789abcdef"[..c.len()]));
+}
+
+#[test]
+fn an_endpoint_removed_from_discovery_finishes_its_in_flight_request() {
+    let (a, b) = (PythonBackend::start("a"), PythonBackend::start("b"));
+    let disco = temp_dir("clients-disco");
+    write_disco(&disco, &[a.addr.port()]);
+    let l = linkerd(&disco, "");
+    // 32 MiB: far more than the socket buffers on the way hold, so the response is
+    // still streaming from a while the set changes.
+    let n = 32 << 20;
+    let download = start_download(&l, n);
+    write_disco(&disco, &[b.addr.port()]);
+    eventually("new requests to go to b", WAIT, || {
+        (backend_of(&l) == "b").then_some(())
+    });
+    finish_download(download, n);
+}
+
+#[test]
+fn the_connection_pool_bounds_connections_and_waiters_and_closes_idle_ones() {
+    let a = PythonBackend::start("a");
+    let disco = temp_dir("clients-disco");
+    write_disco(&disco, &[a.addr.port()]);
+    let l = linkerd(
+        &disco,
+        "  client:\n    hostConnectionPool:\n      maxSize: 1\n      maxWaiters: 0\n      idleTimeMs: 100\n",
+    );
+    let n = 32 << 20;
+    let download = start_download(&l, n);
+    // The one connection is busy and nobody may wait: linkerd sheds the request.
+    let (status, headers, body) = http_get(l.addr, "/", &[("Host", "web")]);
+    assert_eq!(status, 503, "{body}");
+    assert!(headers.iter().any(|(k, _)| k == "l5d-err"), "{headers:?}");
+    finish_download(download, n);
+    eventually("the connection to be free again", WAIT, || {
+        let (status, _, _) = http_get(l.addr, "/", &[("Host", "web")]);
+        (status == 200).then_some(())
+    });
+    let client = "rt/http/client/#/io.l5d.fs/web";
+    eventually("the idle connection to be closed", WAIT, || {
+        let m = metrics(&l);
+        (m[format!("{client}/connections")] == 0.0).then_some(())
+    });
+    assert!(metrics(&l)[format!("{client}/connects")].as_u64().unwrap() >= 1);
+}
