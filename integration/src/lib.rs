@@ -95,9 +95,20 @@ impl Process {
         Self::start_with_input(program, args, None)
     }
 
+    /// Starts `program` with `args` in the directory `dir` (relative paths in its
+    /// arguments and config resolve there).
+    pub fn start_in(dir: &Path, program: &Path, args: &[&str]) -> Process {
+        Self::spawn(Command::new(program).current_dir(dir), args, None)
+    }
+
     /// Starts `program` with `args` and writes `input` to its standard input, then closes it.
     pub fn start_with_input(program: &Path, args: &[&str], input: Option<&str>) -> Process {
-        let mut child = Command::new(program)
+        Self::spawn(&mut Command::new(program), args, input)
+    }
+
+    fn spawn(command: &mut Command, args: &[&str], input: Option<&str>) -> Process {
+        let program = command.get_program().to_string_lossy().to_string();
+        let mut child = command
             .args(args)
             .stdin(if input.is_some() {
                 Stdio::piped()
@@ -107,7 +118,7 @@ impl Process {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
         if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
             stdin
                 .write_all(text.as_bytes())

@@ -26,7 +26,9 @@ fn refused(yaml: &str) -> String {
 
 #[test]
 fn the_default_example_starts_and_stops_on_sigterm() {
-    let mut p = Process::start(Path::new(BIN), &[&example("linkerd.yaml")]);
+    // From the repository root, as the README runs it: the fs namer's rootDir is relative.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut p = Process::start_in(&root, Path::new(BIN), &["examples/linkerd.yaml"]);
     p.wait_for_stderr("linkerd is running", WAIT);
     let so_far = p.stderr_so_far();
     assert!(
@@ -34,6 +36,19 @@ fn the_default_example_starts_and_stops_on_sigterm() {
         "{so_far}"
     );
     assert!(p.is_running());
+    // The name reaches the fs namer's file for `web`: nothing listens on its 8080 here
+    // (or something does), either way the request was routed to 127.0.0.1:8080.
+    let addr = "127.0.0.1:4140".parse().unwrap();
+    let (status, headers, body) = l5d_integration::http_get(addr, "/", &[("Host", "web")]);
+    if status == 502 {
+        assert!(body.contains("127.0.0.1:8080"), "{body}");
+        assert!(body.contains("#/io.l5d.fs/web"), "{body}");
+    } else {
+        assert!(
+            !headers.iter().any(|(k, _)| k == "l5d-err"),
+            "{status} {headers:?} {body}"
+        );
+    }
     p.signal("TERM");
     let done = p.wait(WAIT);
     assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
