@@ -5,5 +5,6 @@
 #![warn(missing_docs)]
 
 pub mod dtab;
+pub mod memory;
 pub mod plugins;
 pub mod run;

@@ -235,6 +235,8 @@ pub fn main(path: &str) -> ExitCode {
             }
         };
         tracing::info!("admin server listening on {local}");
+        let released = crate::memory::release_startup_code();
+        tracing::debug!("released {} KiB of startup code pages", released / 1024);
         tracing::info!(
             "linkerd is running with {} ({} routers, {} namers); stop it with SIGTERM or SIGINT",
             path,
