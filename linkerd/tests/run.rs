@@ -9,10 +9,6 @@ use l5d_integration::{temp_dir, Process};
 const BIN: &str = env!("CARGO_BIN_EXE_linkerd");
 const WAIT: Duration = Duration::from_secs(30);
 
-fn example(name: &str) -> String {
-    format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
 /// Runs linkerd on `yaml` (through a file) and expects it to refuse it.
 fn refused(yaml: &str) -> String {
     let dir = temp_dir("refused");
