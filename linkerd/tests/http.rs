@@ -286,3 +286,29 @@ fn server_metrics_count_requests_by_outcome_in_linkerd_names() {
     let (_, _, prom) = http_get(l.admin, "/admin/metrics/prometheus", &[]);
     assert!(prom.contains("rt:server:requests{"), "{prom}");
 }
+
+#[test]
+fn servers_add_forwarded_and_timestamp_headers_when_configured() {
+    let a = PythonBackend::start("a");
+    // The keys below are indented under the server (`- port: 0`).
+    let l = linkerd(
+        "",
+        &format!(
+            "    addForwardedHeader:\n      by: {{kind: \"ip:port\"}}\n      for: {{kind: ip}}\n    timestampHeader: x-request-start\n  dtab: /svc/web => {};\n",
+            inet(&a)
+        ),
+    );
+    let (status, _, body) = curl(&l, "/", &["Host: web"]);
+    assert_eq!(status, 200, "{body}");
+    let seen = json(&body);
+    assert_eq!(
+        seen["headers"]["forwarded"],
+        format!("by=\"127.0.0.1:{}\";for=127.0.0.1;host=web", l.addr.port())
+    );
+    let ms: u64 = seen["headers"]["x-request-start"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(ms > 1_600_000_000_000);
+}

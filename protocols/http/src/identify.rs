@@ -6,10 +6,18 @@
 //! requests have no host in `io.l5d.methodAndHost`, and the request path appended by
 //! `httpUriInDst` is read with Finagle's path syntax, so a path Finagle cannot read leaves
 //! the request unidentified too. Identifiers see the request head only.
+//!
+//! Before any identifier reads it, a proxy request (absolute-form target, `GET
+//! http://web:8080/p`, as a client configured with an HTTP proxy sends) becomes an
+//! ordinary one, as Linkerd 1's `ProxyRewriteFilter` does and RFC 7230 section 5.4 asks
+//! of a proxy: `Host` is replaced by the target's authority and the target by its path and
+//! query, so identifiers name it by its authority and the backend gets an origin-form
+//! request.
 
 use http::header::{HeaderMap, HeaderName, HeaderValue, HOST};
 use http::request::Parts;
-use http::{Uri, Version};
+use http::uri::PathAndQuery;
+use http::{Method, Uri, Version};
 use l5d_core::config::{Configured, IdentifierConfig};
 use l5d_core::identifier::{Dst, Identifier, Unidentified};
 use l5d_core::naming::{Dtab, Path};
@@ -19,6 +27,9 @@ use crate::config::{
     HeaderIdentifier, HttpHeaderToken, MethodAndHost as MethodAndHostConfig, PathIdentifier,
     StaticIdentifier,
 };
+
+/// The header some clients send to a proxy in place of `Connection`; it is the proxy's.
+pub const PROXY_CONNECTION: &str = "proxy-connection";
 
 /// The header a client sets to override routing for one request.
 pub const L5D_DTAB: &str = "l5d-dtab";
@@ -259,8 +270,37 @@ pub fn forward_dtab(headers: &mut HeaderMap, local: &Dtab) -> Result<(), String>
     Ok(())
 }
 
+/// Turns a proxy request (absolute-form target) into an origin-form one: RFC 7230 section
+/// 5.4 has a proxy ignore the `Host` a client sent and use the target's host and port;
+/// userinfo is no part of it. `Proxy-Connection` is dropped, as Linkerd 1 drops it.
+/// `CONNECT` (authority-form) is left alone: tunnels are not supported.
+pub fn rewrite_absolute_form(req: &mut Parts) -> Result<(), Unidentified> {
+    if req.method == Method::CONNECT {
+        return Ok(());
+    }
+    let Some(authority) = req.uri.authority() else {
+        return Ok(());
+    };
+    let host = match authority.port() {
+        Some(port) => format!("{}:{port}", authority.host()),
+        None => authority.host().to_string(),
+    };
+    let host = HeaderValue::try_from(host)
+        .map_err(|e| Unidentified(format!("request target's authority: {e}")))?;
+    let target = req
+        .uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    req.headers.insert(HOST, host);
+    req.headers.remove(PROXY_CONNECTION);
+    req.uri = Uri::from(target);
+    Ok(())
+}
+
 /// Linkerd 1's HTTP identification: the request's local dtab, then each configured reader
-/// in order until one names the request.
+/// in order until one names the request; a proxy request is first made an origin-form one
+/// ([`rewrite_absolute_form`]).
 pub struct HttpIdentifier {
     dst_prefix: Path,
     base_dtab: Dtab,
@@ -286,6 +326,7 @@ impl HttpIdentifier {
 impl Identifier<Parts> for HttpIdentifier {
     fn identify(&self, req: &mut Parts) -> Result<Dst, Unidentified> {
         let local_dtab = local_dtab(&req.headers).map_err(Unidentified)?;
+        rewrite_absolute_form(req)?;
         let mut reasons = Vec::new();
         for reader in &self.readers {
             match reader.read(req) {

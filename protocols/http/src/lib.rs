@@ -9,6 +9,7 @@
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod forwarded;
 pub mod headers;
 pub mod identify;
 pub mod pool;

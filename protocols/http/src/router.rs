@@ -153,6 +153,11 @@ impl HttpRouter {
         &self.label
     }
 
+    /// The router's random source.
+    pub fn rng(&self) -> &Rng {
+        &self.rng
+    }
+
     /// Routes one request; every failure becomes linkerd's error response.
     pub async fn route(&self, req: Request<Incoming>, max_call_depth: usize) -> Response<Body> {
         match self.forward(req, max_call_depth).await {

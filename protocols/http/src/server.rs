@@ -8,6 +8,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use crate::forwarded::Additions;
 use crate::router::HttpRouter;
 use crate::stats::ServerStats;
 
@@ -20,6 +21,8 @@ pub struct ServerSettings {
     pub max_call_depth: usize,
     /// The largest request head accepted, `maxHeadersKB` plus `maxInitialLineKB`.
     pub max_head_bytes: usize,
+    /// Headers added to every request (`addForwardedHeader`, `timestampHeader`).
+    pub additions: Arc<Additions>,
 }
 
 /// Binds the server's address and serves `router` on it in the background, recording into
@@ -52,8 +55,8 @@ async fn accept(
     stats: Arc<ServerStats>,
 ) {
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors, say: keep serving the connections we have.
                 tracing::warn!("router {}: accept failed: {e}", router.label());
@@ -65,14 +68,27 @@ async fn accept(
         let router = router.clone();
         let stats = stats.clone();
         let depth = settings.max_call_depth;
+        let additions = settings.additions.clone();
+        let labels = (!additions.is_empty()).then(|| {
+            let local = stream.local_addr().unwrap_or(settings.addr);
+            Arc::new(additions.connection(local, peer, router.rng()))
+        });
         // hyper needs at least 8 KiB of read buffer.
         let max_buf = settings.max_head_bytes.max(8192);
         tokio::spawn(async move {
             stats.connections.incr();
             let _open = Open(stats.clone());
-            let service = service_fn(move |req| {
+            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let router = router.clone();
                 let stats = stats.clone();
+                let req = match &labels {
+                    None => req,
+                    Some(labels) => {
+                        let (mut parts, body) = req.into_parts();
+                        additions.apply(&mut parts.headers, &parts.uri, labels, router.rng());
+                        hyper::Request::from_parts(parts, body)
+                    }
+                };
                 async move {
                     let start = std::time::Instant::now();
                     let rsp = router.route(req, depth).await;

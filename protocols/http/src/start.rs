@@ -17,6 +17,7 @@ use l5d_core::naming::Path;
 
 use crate::client::ClientSettings;
 use crate::config::{HttpRouterConfig, HttpServerConfig};
+use crate::forwarded::Additions;
 use crate::identify::{build, HeaderToken, HttpIdentifier, NameReader};
 use crate::pool::PoolSettings;
 use crate::router::{ClientSettingsFn, HttpRouter, Limits};
@@ -145,14 +146,25 @@ pub async fn start(
     spawn_sweeper(&router);
     let mut bound = Vec::new();
     for s in &cfg.servers {
-        let max_call_depth = s
-            .protocol
-            .downcast_ref::<HttpServerConfig>()
-            .map_or(1000, |h| h.max_call_depth as usize);
+        let own_server = s.protocol.downcast_ref::<HttpServerConfig>();
+        let max_call_depth = own_server.map_or(1000, |h| h.max_call_depth as usize);
+        let timestamp =
+            match own_server.and_then(|h| h.timestamp_header.as_deref()) {
+                Some(name) => Some(http::HeaderName::try_from(name).map_err(|e| {
+                    format!("router '{}': timestampHeader '{name}': {e}", cfg.label)
+                })?),
+                None => None,
+            };
+        let additions = Arc::new(Additions {
+            forwarded: own_server.and_then(|h| h.add_forwarded_header.clone()),
+            timestamp,
+            router: cfg.label.clone(),
+        });
         let settings = ServerSettings {
             addr: s.addr(),
             max_call_depth,
             max_head_bytes: (own.max_headers_kb as usize + own.max_initial_line_kb as usize) * 1024,
+            additions,
         };
         let local = server::start(router.clone(), settings, registry)
             .await

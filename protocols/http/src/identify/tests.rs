@@ -222,3 +222,43 @@ fn config_kinds_build_their_readers() {
     assert_eq!(readers[0].read(&mut r).unwrap().show(), "/a/b");
     assert_eq!(readers[4].read(&mut r).unwrap().show(), "/x");
 }
+
+#[test]
+fn proxy_requests_are_named_by_their_target_and_forwarded_in_origin_form() {
+    let id = HttpIdentifier::new(
+        Path::read("/svc").unwrap(),
+        Dtab::empty(),
+        vec![Box::new(HeaderToken::new(HOST))],
+    );
+    let mut r = get(
+        "http://user:pw@web:8080/users/42?x=1",
+        &[("host", "other"), ("proxy-connection", "Keep-Alive")],
+    );
+    let dst = id.identify(&mut r).unwrap();
+    assert_eq!(
+        dst.path.show(),
+        "/svc/web:8080",
+        "the target's authority wins"
+    );
+    assert_eq!(r.uri, "/users/42?x=1");
+    assert_eq!(r.headers[HOST], "web:8080", "userinfo is not part of Host");
+    assert!(r.headers.get(PROXY_CONNECTION).is_none());
+
+    let mut r = get("http://web", &[]);
+    assert_eq!(id.identify(&mut r).unwrap().path.show(), "/svc/web");
+    assert_eq!(r.uri, "/");
+
+    let mut r = get("/p", &[("host", "web")]);
+    id.identify(&mut r).unwrap();
+    assert_eq!(r.uri, "/p", "an origin-form request is left alone");
+    assert_eq!(r.headers[HOST], "web");
+
+    let mut r = req(
+        Method::CONNECT,
+        "web:443",
+        Version::HTTP_11,
+        &[("host", "h")],
+    );
+    id.identify(&mut r).unwrap();
+    assert_eq!(r.uri, "web:443", "CONNECT is not rewritten");
+}
