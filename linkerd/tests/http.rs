@@ -312,3 +312,53 @@ fn servers_add_forwarded_and_timestamp_headers_when_configured() {
         .unwrap();
     assert!(ms > 1_600_000_000_000);
 }
+
+/// curl uploading `len` bytes through linkerd; returns (status, response headers, body).
+fn upload(l: &Linkerd, len: usize) -> (u16, String, String) {
+    let dir = temp_dir("http-upload");
+    let file = dir.join("upload");
+    std::fs::write(&file, vec![b'u'; len]).unwrap();
+    let head = dir.join("head");
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "60", "-H", "Host: web", "-D"])
+        .arg(&head)
+        .args(["-w", "\n%{http_code}", "--data-binary"])
+        .arg(format!("@{}", file.display()))
+        .arg(format!("http://{}/upload", l.addr))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').expect("a status");
+    let head = std::fs::read_to_string(head).unwrap_or_default();
+    (
+        code.parse().unwrap(),
+        head.to_ascii_lowercase(),
+        body.to_string(),
+    )
+}
+
+#[test]
+fn with_streaming_off_messages_over_5_mib_are_refused_and_smaller_ones_pass_whole() {
+    let a = PythonBackend::start("a");
+    let l = linkerd(
+        "",
+        &format!(
+            "  streamingEnabled: false\n  dtab: /svc/web => {};\n",
+            inet(&a)
+        ),
+    );
+    let (status, _, body) = upload(&l, 1 << 20);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["body_len"], 1 << 20);
+    let (status, head, body) = upload(&l, (5 << 20) + 1);
+    assert_eq!(status, 413, "{body}");
+    assert!(head.contains("l5d-err:"), "{head}");
+    let (status, _, body) = http_get(l.addr, &format!("/bytes/{}", 1 << 20), &[("Host", "web")]);
+    assert_eq!(status, 200);
+    assert_eq!(body.len(), 1 << 20);
+    let (status, _, body) = http_get(l.addr, &format!("/bytes/{}", 6 << 20), &[("Host", "web")]);
+    assert_eq!(status, 502, "{}", &body[..body.len().min(200)]);
+    assert!(body.contains("response body"), "{body}");
+    // And serving goes on.
+    assert_eq!(http_get(l.addr, "/", &[("Host", "web")]).0, 200);
+}

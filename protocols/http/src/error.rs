@@ -26,6 +26,8 @@ pub enum RouteError {
     Timeout(String),
     /// linkerd is shedding load (`maxConcurrentRequests`).
     Overloaded(String),
+    /// A request body larger than linkerd buffers (`streamingEnabled: false`).
+    TooLarge(String),
 }
 
 impl RouteError {
@@ -37,6 +39,7 @@ impl RouteError {
             RouteError::NoRoute(_) | RouteError::Backend(_) => StatusCode::BAD_GATEWAY,
             RouteError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             RouteError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            RouteError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 
@@ -50,7 +53,8 @@ impl RouteError {
             | RouteError::NoRoute(m)
             | RouteError::Backend(m)
             | RouteError::Timeout(m)
-            | RouteError::Overloaded(m) => m.clone(),
+            | RouteError::Overloaded(m)
+            | RouteError::TooLarge(m) => m.clone(),
         }
     }
 }
@@ -156,6 +160,7 @@ mod tests {
             (RouteError::Backend("x".into()), 502),
             (RouteError::Timeout("x".into()), 504),
             (RouteError::Overloaded("x".into()), 503),
+            (RouteError::TooLarge("x".into()), 413),
         ];
         for (err, status) in cases {
             let rsp = respond(&err, 8192, 5 << 20);

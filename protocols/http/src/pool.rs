@@ -27,6 +27,10 @@ use tokio::sync::Notify;
 
 use crate::stats::ClientStats;
 
+/// A request body on its way to an endpoint: the client's, streamed, or buffered whole
+/// (`streamingEnabled: false`).
+pub type ReqBody = http_body_util::Either<Incoming, http_body_util::Full<Bytes>>;
+
 /// How a client's connections are made and kept.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
@@ -92,7 +96,7 @@ struct Shared {
 }
 
 struct Idle {
-    tx: SendRequest<Incoming>,
+    tx: SendRequest<ReqBody>,
     since: Instant,
 }
 
@@ -191,7 +195,7 @@ impl Endpoint {
         }
     }
 
-    fn conn(self: &Arc<Self>, tx: SendRequest<Incoming>) -> Conn {
+    fn conn(self: &Arc<Self>, tx: SendRequest<ReqBody>) -> Conn {
         Conn {
             tx: Some(tx),
             endpoint: self.clone(),
@@ -209,7 +213,7 @@ impl Endpoint {
         None
     }
 
-    async fn connect(&self) -> Result<SendRequest<Incoming>, ConnectError> {
+    async fn connect(&self) -> Result<SendRequest<ReqBody>, ConnectError> {
         let stats = &self.shared.stats;
         let start = Instant::now();
         let timeout = self.settings.connect_timeout;
@@ -246,7 +250,7 @@ impl Endpoint {
         Ok(tx)
     }
 
-    fn release(&self, tx: SendRequest<Incoming>) {
+    fn release(&self, tx: SendRequest<ReqBody>) {
         if tx.is_closed() {
             return;
         }
@@ -283,13 +287,13 @@ impl Endpoint {
 /// A connection lent to one request; it goes back to its endpoint's pool with the
 /// response body ([`PooledBody`]).
 pub struct Conn {
-    tx: Option<SendRequest<Incoming>>,
+    tx: Option<SendRequest<ReqBody>>,
     endpoint: Arc<Endpoint>,
 }
 
 impl Conn {
     /// The connection's sender.
-    pub fn sender(&mut self) -> &mut SendRequest<Incoming> {
+    pub fn sender(&mut self) -> &mut SendRequest<ReqBody> {
         self.tx.as_mut().expect("a lent connection has its sender")
     }
 
@@ -305,7 +309,7 @@ impl Conn {
 /// A response body that returns its connection to the pool once read to the end.
 pub struct PooledBody {
     inner: Incoming,
-    conn: Option<(SendRequest<Incoming>, Arc<Endpoint>)>,
+    conn: Option<(SendRequest<ReqBody>, Arc<Endpoint>)>,
 }
 
 impl PooledBody {

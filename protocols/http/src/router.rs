@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{HeaderValue, HOST};
 use http::{Request, Response, Version};
-use http_body_util::{Either, Full};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use l5d_core::balance::Rng;
 use l5d_core::binding::{Bound, NameInterpreter};
@@ -57,6 +57,9 @@ pub struct Limits {
     pub max_headers: usize,
     /// `maxErrResponseKB`, in bytes: bounds error bodies.
     pub max_err_body: usize,
+    /// With `streamingEnabled: false`, messages are buffered whole, up to this many
+    /// bytes (Finagle's 5 MiB); `None` streams them.
+    pub buffer_limit: Option<usize>,
 }
 
 /// Makes the settings of the client for a bound id (from `routers[].client`).
@@ -107,6 +110,34 @@ pub struct HttpRouter {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Reads a whole request body of at most `limit` bytes.
+async fn buffer_request(
+    parts: &http::request::Parts,
+    body: Incoming,
+    limit: usize,
+) -> Result<Bytes, RouteError> {
+    let too_large = || {
+        RouteError::TooLarge(format!(
+            "request body is larger than {limit} bytes, the most linkerd buffers with streaming disabled"
+        ))
+    };
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(RouteError::BadRequest(format!(
+            "reading the request body: {e}"
+        ))),
+    }
 }
 
 /// Decrements a gauge when the request is done, however it ends.
@@ -208,6 +239,11 @@ impl HttpRouter {
         body: Incoming,
         start: Instant,
     ) -> Result<Response<Body>, RouteError> {
+        // Buffered before a connection is taken, so a refused body costs none.
+        let body = match self.limits.buffer_limit {
+            None => Either::Left(body),
+            Some(limit) => Either::Right(Full::new(buffer_request(&parts, body, limit).await?)),
+        };
         let tree = self.resolve(dst, binding).await?;
         let Some(leaf) = self.pick(&tree) else {
             return Err(self.no_route(dst).await);
@@ -284,7 +320,24 @@ impl HttpRouter {
         // As Linkerd 1 does, the hop's own version is recorded in Via; the client is
         // answered in HTTP/1.1 so its connection can stay open.
         rparts.version = Version::HTTP_11;
-        Ok(Response::from_parts(rparts, Either::Left(conn.body(rbody))))
+        let body = conn.body(rbody);
+        let body = match self.limits.buffer_limit {
+            None => Either::Left(body),
+            Some(limit) => {
+                let bytes = http_body_util::Limited::new(body, limit)
+                    .collect()
+                    .await
+                    .map_err(|e| {
+                        RouteError::Backend(format!(
+                            "{} ({}): response body: {e} (more than {limit} bytes are not buffered)",
+                            client.id, endpoint.addr
+                        ))
+                    })?
+                    .to_bytes();
+                Either::Right(Full::new(bytes))
+            }
+        };
+        Ok(Response::from_parts(rparts, body))
     }
 
     /// An endpoint of `client` and a connection to it; a connection that cannot be made

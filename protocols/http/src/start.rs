@@ -23,6 +23,10 @@ use crate::pool::PoolSettings;
 use crate::router::{ClientSettingsFn, HttpRouter, Limits};
 use crate::server::{self, ServerSettings};
 
+/// The most a message is buffered when streaming is off (Finagle's `maxRequestSize` and
+/// `maxResponseSize` defaults).
+const BUFFER_LIMIT: usize = 5 << 20;
+
 /// Finagle's default connect timeout.
 const CONNECT_TIMEOUT_MS: u64 = 1000;
 
@@ -134,6 +138,7 @@ pub async fn start(
         binding_timeout: Duration::from_millis(cfg.binding_timeout_ms),
         max_headers: own.max_headers_kb as usize * 1024,
         max_err_body: own.max_err_response_kb as usize * 1024,
+        buffer_limit: (!own.streaming_enabled).then_some(BUFFER_LIMIT),
     };
     let router = Arc::new(HttpRouter::new(
         cfg.label.clone(),
