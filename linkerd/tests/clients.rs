@@ -238,3 +238,45 @@ fn the_connection_pool_bounds_connections_and_waiters_and_closes_idle_ones() {
     });
     assert!(metrics(&l)[format!("{client}/connects")].as_u64().unwrap() >= 1);
 }
+
+#[test]
+fn several_routers_and_servers_serve_side_by_side_in_one_process() {
+    let (a, b) = (PythonBackend::start("a"), PythonBackend::start("b"));
+    let dir = temp_dir("clients-routers");
+    let config = dir.join("linkerd.yaml");
+    let yaml = format!(
+        "admin:\n  port: 0\nrouters:\n- protocol: http\n  label: one\n  dtab: /svc/* => /$/inet/127.0.0.1/{};\n  servers:\n  - port: 0\n  - port: 0\n- protocol: http\n  label: two\n  dtab: /svc/* => /$/inet/127.0.0.1/{};\n  servers:\n  - port: 0\n",
+        a.addr.port(),
+        b.addr.port()
+    );
+    std::fs::write(&config, yaml).unwrap();
+    let mut process = Process::start(Path::new(BIN), &[config.to_str().unwrap()]);
+    process.wait_for_stderr("linkerd is running", WAIT);
+    let log = process.stderr_so_far();
+    let servers = |label: &str| -> Vec<SocketAddr> {
+        let marker = format!("serving router '{label}' (protocol http) on ");
+        log.lines()
+            .filter_map(|l| l.split_once(&marker))
+            .map(|(_, addr)| addr.trim().parse().unwrap())
+            .collect()
+    };
+    let (one, two) = (servers("one"), servers("two"));
+    assert_eq!((one.len(), two.len()), (2, 1), "{log}");
+    let admin = process.logged_addr("admin server listening on ");
+    let backend = |addr: SocketAddr| {
+        let (status, _, body) = http_get(addr, "/", &[("Host", "web")]);
+        assert_eq!(status, 200, "{body}");
+        json(&body)["backend"].as_str().unwrap().to_string()
+    };
+    assert_eq!(backend(one[0]), "a");
+    assert_eq!(backend(one[1]), "a");
+    assert_eq!(backend(two[0]), "b");
+    let (_, _, body) = http_get(admin, "/admin/metrics.json", &[]);
+    let m = json(&body);
+    for (label, addr) in [("one", one[0]), ("one", one[1]), ("two", two[0])] {
+        let key = format!("rt/{label}/server/127.0.0.1/{}/requests", addr.port());
+        assert_eq!(m[&key], 1, "{key}: {m}");
+    }
+    assert_eq!(m["rt/one/service/svc/web/requests"], 2);
+    assert_eq!(m["rt/two/service/svc/web/requests"], 1);
+}
