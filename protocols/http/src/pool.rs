@@ -177,21 +177,19 @@ impl Endpoint {
                 })
                 .is_ok()
             {
-                return match self.connect().await {
-                    Ok(tx) => Ok(self.conn(tx)),
-                    Err(e) => {
-                        open.fetch_sub(1, Relaxed);
-                        self.shared.released.notify_one();
-                        Err(e)
-                    }
-                };
+                // Until the connection's task owns the slot, a failed or abandoned
+                // connect gives it back.
+                let slot = Slot(Some(&self.shared));
+                let tx = self.connect().await?;
+                slot.disarm();
+                return Ok(self.conn(tx));
             }
             if self.waiters.load(Relaxed) >= self.settings.max_waiters {
                 return Err(ConnectError::Overloaded);
             }
-            self.waiters.fetch_add(1, Relaxed);
+            // Counted through a guard: a request abandoned while it waits stops counting.
+            let _waiting = Waiting::new(&self.waiters);
             self.shared.released.notified().await;
-            self.waiters.fetch_sub(1, Relaxed);
         }
     }
 
@@ -281,6 +279,40 @@ impl Endpoint {
                 true
             }
         });
+    }
+}
+
+/// A connection slot (`maxSize`) taken for a connect in progress; released on drop.
+struct Slot<'a>(Option<&'a Shared>);
+
+impl Slot<'_> {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0 {
+            shared.open.fetch_sub(1, Relaxed);
+            shared.released.notify_one();
+        }
+    }
+}
+
+/// Counts a request waiting for a connection for as long as it waits.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(n: &'a AtomicUsize) -> Waiting<'a> {
+        n.fetch_add(1, Relaxed);
+        Waiting(n)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
     }
 }
 
