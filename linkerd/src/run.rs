@@ -64,6 +64,8 @@ pub fn namers_from_config(path: &str) -> Result<ConfiguredNamers, CliError> {
 pub struct Started {
     /// Each router's interpreter, by label (what `/delegator.json` explains with).
     pub interpreters: HashMap<String, Arc<dyn NameInterpreter>>,
+    /// Stops every server gracefully.
+    pub drain: Arc<l5d_core::shutdown::Drain>,
     /// The HTTP routers (what `/client_state.json` reports on).
     pub http_routers: Vec<Arc<l5d_http::router::HttpRouter>>,
     /// One line per server that is serving.
@@ -80,6 +82,7 @@ pub async fn start(config: &LinkerdConfig, metrics: &Registry) -> Result<Started
     let mut interpreters = HashMap::new();
     let mut serving = Vec::new();
     let mut http_routers = Vec::new();
+    let drain = Arc::new(l5d_core::shutdown::Drain::new());
     for router in &config.routers {
         let interp = router.interpreter.build(&InterpreterContext {
             namers: &namers,
@@ -94,7 +97,7 @@ pub async fn start(config: &LinkerdConfig, metrics: &Registry) -> Result<Started
         };
         interpreters.insert(router.label.clone(), interp.clone());
         if router.protocol == "http" {
-            let http = l5d_http::start::start(router, interp, metrics).await?;
+            let http = l5d_http::start::start(router, interp, metrics, &drain).await?;
             http_routers.push(http.router);
             for addr in http.addrs {
                 serving.push(format!(
@@ -120,6 +123,7 @@ pub async fn start(config: &LinkerdConfig, metrics: &Registry) -> Result<Started
     Ok(Started {
         interpreters,
         http_routers,
+        drain,
         serving,
         not_started,
     })
@@ -247,7 +251,24 @@ pub fn main(path: &str) -> ExitCode {
             _ = l5d_core::shutdown::requested() => {}
             _ = stop.notified() => {}
         }
-        tracing::info!("linkerd is stopping");
+        // Stop accepting, let requests in flight finish (up to admin.shutdownGraceMs),
+        // then exit.
+        let grace = std::time::Duration::from_millis(config.admin.shutdown_grace_ms);
+        tracing::info!(
+            "linkerd is stopping: draining {} connections for up to {grace:?}",
+            started.drain.active()
+        );
+        started.drain.start();
+        if tokio::time::timeout(grace, started.drain.finished())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "{} connections still open after {grace:?}; closing them",
+                started.drain.active()
+            );
+        }
+        tracing::info!("linkerd stopped");
         ExitCode::SUCCESS
     })
 }

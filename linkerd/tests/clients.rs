@@ -164,8 +164,8 @@ fn every_load_balancer_kind_serves_and_round_robin_alternates() {
 
 /// Sends a request for `n` bytes on a raw socket and reads only the head and a little of
 /// the body, leaving the rest in flight.
-fn start_download(l: &Linkerd, n: usize) -> BufReader<TcpStream> {
-    let mut s = TcpStream::connect(l.addr).unwrap();
+fn start_download(addr: SocketAddr, n: usize) -> BufReader<TcpStream> {
+    let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(WAIT)).unwrap();
     write!(s, "GET /bytes/{n} HTTP/1.1\r\nHost: web\r\n\r\n").unwrap();
     let mut r = BufReader::new(s);
@@ -203,7 +203,7 @@ fn an_endpoint_removed_from_discovery_finishes_its_in_flight_request() {
     // 32 MiB: far more than the socket buffers on the way hold, so the response is
     // still streaming from a while the set changes.
     let n = 32 << 20;
-    let download = start_download(&l, n);
+    let download = start_download(l.addr, n);
     write_disco(&disco, &[b.addr.port()]);
     eventually("new requests to go to b", WAIT, || {
         (backend_of(&l) == "b").then_some(())
@@ -221,7 +221,7 @@ fn the_connection_pool_bounds_connections_and_waiters_and_closes_idle_ones() {
         "  client:\n    hostConnectionPool:\n      maxSize: 1\n      maxWaiters: 0\n      idleTimeMs: 100\n",
     );
     let n = 32 << 20;
-    let download = start_download(&l, n);
+    let download = start_download(l.addr, n);
     // The one connection is busy and nobody may wait: linkerd sheds the request.
     let (status, headers, body) = http_get(l.addr, "/", &[("Host", "web")]);
     assert_eq!(status, 503, "{body}");
@@ -279,4 +279,36 @@ fn several_routers_and_servers_serve_side_by_side_in_one_process() {
     }
     assert_eq!(m["rt/one/service/svc/web/requests"], 2);
     assert_eq!(m["rt/two/service/svc/web/requests"], 1);
+}
+
+#[test]
+fn admin_shutdown_drains_requests_in_flight_then_exits() {
+    let a = PythonBackend::start("a");
+    let disco = temp_dir("clients-disco");
+    write_disco(&disco, &[a.addr.port()]);
+    let Linkerd {
+        _process: process,
+        addr,
+        admin,
+    } = linkerd(&disco, "");
+    let n = 32 << 20;
+    let download = start_download(addr, n);
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-X",
+            "POST",
+            &format!("http://{admin}/admin/shutdown"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    eventually("the server to stop accepting", WAIT, || {
+        TcpStream::connect(addr).is_err().then_some(())
+    });
+    // The request in flight still gets every byte.
+    finish_download(download, n);
+    let done = process.wait(WAIT);
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    assert!(done.stderr.contains("linkerd stopped"), "{}", done.stderr);
 }

@@ -23,6 +23,9 @@ pub struct ServerSettings {
     pub max_head_bytes: usize,
     /// Headers added to every request (`addForwardedHeader`, `timestampHeader`).
     pub additions: Arc<Additions>,
+    /// Graceful shutdown: when it starts, the server stops accepting and its connections
+    /// close after the request each is serving.
+    pub drain: Arc<l5d_core::shutdown::Drain>,
 }
 
 /// Binds the server's address and serves `router` on it in the background, recording into
@@ -54,8 +57,16 @@ async fn accept(
     settings: ServerSettings,
     stats: Arc<ServerStats>,
 ) {
+    let drain = settings.drain.clone();
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = drain.started() => {
+                tracing::info!("router {}: server {} stops accepting", router.label(), settings.addr);
+                return;
+            }
+        };
+        let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors, say: keep serving the connections we have.
@@ -75,7 +86,9 @@ async fn accept(
         });
         // hyper needs at least 8 KiB of read buffer.
         let max_buf = settings.max_head_bytes.max(8192);
+        let drain = drain.clone();
         tokio::spawn(async move {
+            let _tracked = drain.track();
             stats.connections.incr();
             let _open = Open(stats.clone());
             let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
@@ -101,7 +114,16 @@ async fn accept(
             let conn = hyper::server::conn::http1::Builder::new()
                 .max_buf_size(max_buf)
                 .serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = conn.await {
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                result = conn.as_mut() => result,
+                _ = drain.started() => {
+                    // Finish the request in flight (if any), then close.
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!("http connection: {e}");
             }
         });

@@ -116,11 +116,12 @@ fn spawn_sweeper(router: &Arc<HttpRouter>) {
 }
 
 /// Starts the router `cfg` describes, binding with `interpreter`, and every one of its
-/// servers, recording into `registry`.
+/// servers, recording into `registry`; its servers stop gracefully with `drain`.
 pub async fn start(
     cfg: &RouterConfig,
     interpreter: Arc<dyn NameInterpreter>,
     registry: &l5d_core::metrics::Registry,
+    drain: &Arc<l5d_core::shutdown::Drain>,
 ) -> Result<Started, String> {
     let own = cfg
         .protocol_config
@@ -170,6 +171,7 @@ pub async fn start(
             max_call_depth,
             max_head_bytes: (own.max_headers_kb as usize + own.max_initial_line_kb as usize) * 1024,
             additions,
+            drain: drain.clone(),
         };
         let local = server::start(router.clone(), settings, registry)
             .await
