@@ -362,3 +362,53 @@ fn with_streaming_off_messages_over_5_mib_are_refused_and_smaller_ones_pass_whol
     // And serving goes on.
     assert_eq!(http_get(l.addr, "/", &[("Host", "web")]).0, 200);
 }
+
+#[test]
+fn requests_carry_trace_context_and_a_request_id() {
+    let a = PythonBackend::start("a");
+    let l = linkerd("", &format!("  dtab: /svc/web => {};\n", inet(&a)));
+    let (status, _, body) = curl(&l, "/", &["Host: web"]);
+    assert_eq!(status, 200, "{body}");
+    let seen = json(&body);
+    let reqid = seen["headers"]["l5d-reqid"].as_str().unwrap().to_string();
+    assert_eq!(reqid.len(), 16, "{reqid}");
+    assert!(reqid.bytes().all(|b| b.is_ascii_hexdigit()));
+    let trace = seen["headers"]["l5d-ctx-trace"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A request that carries that context continues the same trace.
+    let (_, _, body) = curl(&l, "/", &["Host: web", &format!("l5d-ctx-trace: {trace}")]);
+    let seen = json(&body);
+    assert_eq!(seen["headers"]["l5d-reqid"], reqid.as_str());
+    assert_ne!(
+        seen["headers"]["l5d-ctx-trace"],
+        trace.as_str(),
+        "a new span"
+    );
+}
+
+#[test]
+fn a_server_with_clear_context_ignores_l5d_headers_from_clients() {
+    let (a, b) = (PythonBackend::start("a"), PythonBackend::start("b"));
+    let l = linkerd(
+        "",
+        &format!(
+            "    clearContext: true\n  dtab: /svc/web => {};\n",
+            inet(&a)
+        ),
+    );
+    let (status, _, body) = curl(
+        &l,
+        "/",
+        &[
+            "Host: web",
+            &format!("l5d-dtab: /svc/web => {}", inet(&b)),
+            "l5d-ctx-secret: forged",
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    let seen = json(&body);
+    assert_eq!(seen["backend"], "a", "the client's dtab was dropped");
+    assert!(seen["headers"].get("l5d-ctx-secret").is_none());
+}

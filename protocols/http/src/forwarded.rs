@@ -1,5 +1,6 @@
-//! The request headers a server adds when configured to: RFC 7239's `Forwarded`
-//! (`addForwardedHeader`) and a timestamp (`timestampHeader`), as Linkerd 1 adds them.
+//! What a server does to the headers of every request when configured to, as Linkerd 1
+//! does: remove the `l5d-*` context (`clearContext`), add RFC 7239's `Forwarded`
+//! (`addForwardedHeader`) and a timestamp (`timestampHeader`).
 //!
 //! `Forwarded: by=<label>;for=<label>[;host=<Host>][;proto=<scheme>]`: `by` names linkerd's
 //! side of the connection and `for` the client's, each by its labeler: the address
@@ -25,6 +26,9 @@ pub struct Additions {
     pub timestamp: Option<HeaderName>,
     /// The router's label (for the `router` labeler).
     pub router: String,
+    /// `clearContext`: remove every `l5d-*` header a request arrives with (a server facing
+    /// clients that must not steer routing or forge context).
+    pub clear_context: bool,
 }
 
 /// An RFC 7239 obfuscated identifier: `_` and six random letters or digits.
@@ -92,6 +96,16 @@ impl Additions {
 
     /// Adds the configured headers to a request received on a connection labelled `conn`.
     pub fn apply(&self, headers: &mut HeaderMap, uri: &Uri, conn: &ConnectionLabels, rng: &Rng) {
+        if self.clear_context {
+            let l5d: Vec<HeaderName> = headers
+                .keys()
+                .filter(|k| k.as_str().starts_with("l5d-"))
+                .cloned()
+                .collect();
+            for k in l5d {
+                headers.remove(k);
+            }
+        }
         if self.forwarded.is_some() {
             let by = conn.by.clone().unwrap_or_else(|| obfuscated(rng));
             let for_ = conn.for_.clone().unwrap_or_else(|| obfuscated(rng));
@@ -118,7 +132,7 @@ impl Additions {
 
     /// Whether there is anything to add.
     pub fn is_empty(&self) -> bool {
-        self.forwarded.is_none() && self.timestamp.is_none()
+        self.forwarded.is_none() && self.timestamp.is_none() && !self.clear_context
     }
 }
 
@@ -131,6 +145,7 @@ mod tests {
             forwarded: Some(AddForwardedHeader { by, for_ }),
             timestamp: None,
             router: "out".into(),
+            clear_context: false,
         }
     }
 
@@ -176,6 +191,24 @@ mod tests {
         }
         let a = additions(Labeler::Router, Labeler::Static("_edge".into()));
         assert_eq!(forwarded(&a, "/", None), "by=out;for=_edge");
+    }
+
+    #[test]
+    fn clear_context_removes_every_l5d_header() {
+        let a = Additions {
+            clear_context: true,
+            ..Additions::default()
+        };
+        let rng = Rng::seeded(1);
+        let any: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let conn = a.connection(any, any, &rng);
+        let mut h = HeaderMap::new();
+        for k in ["l5d-dtab", "l5d-ctx-trace", "l5d-ctx-foo", "x-kept"] {
+            h.insert(HeaderName::from_static(k), HeaderValue::from_static("1"));
+        }
+        a.apply(&mut h, &"/".parse().unwrap(), &conn, &rng);
+        let left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        assert_eq!(left, ["x-kept"]);
     }
 
     #[test]

@@ -17,3 +17,4 @@ pub mod router;
 pub mod server;
 pub mod start;
 pub mod stats;
+pub mod trace;

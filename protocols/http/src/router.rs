@@ -266,6 +266,7 @@ impl HttpRouter {
             None => headers.remove(L5D_DST_RESIDUAL),
         };
         forward_dtab(headers, &dst.local_dtab).map_err(RouteError::BadRequest)?;
+        crate::trace::forward(headers, &self.rng);
         if !headers.contains_key(HOST) {
             // An HTTP/1.0 request may come without a Host; it leaves as HTTP/1.1, which
             // requires one.

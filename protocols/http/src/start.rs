@@ -165,6 +165,7 @@ pub async fn start(
             forwarded: own_server.and_then(|h| h.add_forwarded_header.clone()),
             timestamp,
             router: cfg.label.clone(),
+            clear_context: s.clear_context,
         });
         let settings = ServerSettings {
             addr: s.addr(),
