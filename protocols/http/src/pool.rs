@@ -180,7 +180,9 @@ impl Endpoint {
                 // Until the connection's task owns the slot, a failed or abandoned
                 // connect gives it back.
                 let slot = Slot(Some(&self.shared));
-                let tx = self.connect().await?;
+                // Boxed: connecting is the rare path, and its future is large; every request's
+                // future would otherwise carry its size.
+                let tx = Box::pin(self.connect()).await?;
                 slot.disarm();
                 return Ok(self.conn(tx));
             }

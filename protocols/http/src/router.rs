@@ -242,11 +242,13 @@ impl HttpRouter {
         // Buffered before a connection is taken, so a refused body costs none.
         let body = match self.limits.buffer_limit {
             None => Either::Left(body),
-            Some(limit) => Either::Right(Full::new(buffer_request(&parts, body, limit).await?)),
+            Some(limit) => Either::Right(Full::new(
+                Box::pin(buffer_request(&parts, body, limit)).await?,
+            )),
         };
         let tree = self.resolve(dst, binding).await?;
         let Some(leaf) = self.pick(&tree) else {
-            return Err(self.no_route(dst).await);
+            return Err(Box::pin(self.no_route(dst)).await);
         };
         let client = &leaf.client;
         let (endpoint, mut conn) = self.connect(dst, client).await?;
@@ -325,8 +327,7 @@ impl HttpRouter {
         let body = match self.limits.buffer_limit {
             None => Either::Left(body),
             Some(limit) => {
-                let bytes = http_body_util::Limited::new(body, limit)
-                    .collect()
+                let bytes = Box::pin(http_body_util::Limited::new(body, limit).collect())
                     .await
                     .map_err(|e| {
                         RouteError::Backend(format!(
