@@ -59,52 +59,141 @@ impl Metric {
     }
 }
 
-/// A client's load balancer (`client.loadBalancer`).
-#[derive(Debug)]
-pub enum Balancer {
-    /// `p2c`, Finagle's default: the less loaded of two random picks ("the power of two
-    /// choices"), which avoids the herding of always choosing the least loaded.
-    P2c {
-        /// Draws tried to find an available endpoint.
-        max_effort: u32,
-        /// The random source.
-        rng: Rng,
-    },
-    /// `ewma`: p2c over peak-EWMA latency times outstanding requests.
-    Ewma {
-        /// Draws tried to find an available endpoint.
-        max_effort: u32,
-        /// The latency average's time constant.
-        decay: Duration,
-        /// The random source.
-        rng: Rng,
-    },
-    /// `aperture`: p2c within a window of the endpoints sized by load.
-    Aperture(Aperture),
-    /// `heap`: the least loaded endpoint, always.
-    Heap,
-    /// `roundRobin`: each endpoint in turn.
-    RoundRobin {
-        /// The next turn.
-        cursor: AtomicUsize,
-    },
+/// Picks the endpoint for each request: what every load balancer kind implements.
+///
+/// `pick` is called on every request with the current endpoint set, which changes as
+/// service discovery updates it; it must not allocate or lock. Balancers keep whatever
+/// state they need (a cursor, an aperture) behind interior mutability.
+pub trait Balancer: Send + Sync {
+    /// The index of the endpoint for the next request; `None` when there is none or none
+    /// is available.
+    fn pick<E: Load>(&self, endpoints: &[E]) -> Option<usize>;
+
+    /// The kind, as configured (`p2c`, `ewma`, ...).
+    fn kind(&self) -> &'static str;
 }
 
-impl Balancer {
+/// `p2c`, Finagle's default: the less loaded of two random picks ("the power of two
+/// choices"), which avoids the herding of always choosing the least loaded.
+#[derive(Debug)]
+pub struct P2c {
+    /// Draws tried to find an available endpoint.
+    pub max_effort: u32,
+    /// The random source.
+    pub rng: Rng,
+}
+
+impl Balancer for P2c {
+    fn pick<E: Load>(&self, endpoints: &[E]) -> Option<usize> {
+        let n = endpoints.len();
+        p2c(
+            endpoints,
+            0,
+            n,
+            self.max_effort,
+            &self.rng,
+            Metric::Outstanding,
+        )
+    }
+
+    fn kind(&self) -> &'static str {
+        "p2c"
+    }
+}
+
+/// `ewma`: p2c over peak-EWMA latency times outstanding requests.
+#[derive(Debug)]
+pub struct Ewma {
+    /// Draws tried to find an available endpoint.
+    pub max_effort: u32,
+    /// The latency average's time constant.
+    pub decay: Duration,
+    /// The random source.
+    pub rng: Rng,
+}
+
+impl Balancer for Ewma {
+    fn pick<E: Load>(&self, endpoints: &[E]) -> Option<usize> {
+        let n = endpoints.len();
+        p2c(endpoints, 0, n, self.max_effort, &self.rng, Metric::Ewma)
+    }
+
+    fn kind(&self) -> &'static str {
+        "ewma"
+    }
+}
+
+/// `heap`: the least loaded endpoint, always.
+#[derive(Debug, Default)]
+pub struct Heap;
+
+impl Balancer for Heap {
+    fn pick<E: Load>(&self, endpoints: &[E]) -> Option<usize> {
+        least_loaded(endpoints)
+    }
+
+    fn kind(&self) -> &'static str {
+        "heap"
+    }
+}
+
+/// `roundRobin`: each endpoint in turn.
+#[derive(Debug, Default)]
+pub struct RoundRobin {
+    /// The next turn.
+    pub cursor: AtomicUsize,
+}
+
+impl Balancer for RoundRobin {
+    fn pick<E: Load>(&self, endpoints: &[E]) -> Option<usize> {
+        round_robin(endpoints, &self.cursor)
+    }
+
+    fn kind(&self) -> &'static str {
+        "roundRobin"
+    }
+}
+
+impl Balancer for Aperture {
+    fn pick<E: Load>(&self, endpoints: &[E]) -> Option<usize> {
+        Aperture::pick(self, endpoints)
+    }
+
+    fn kind(&self) -> &'static str {
+        "aperture"
+    }
+}
+
+/// The balancer a client's `loadBalancer` config names, dispatched without boxing.
+#[derive(Debug)]
+pub enum Configured {
+    /// `p2c`.
+    P2c(P2c),
+    /// `ewma`.
+    Ewma(Ewma),
+    /// `aperture`.
+    Aperture(Aperture),
+    /// `heap`.
+    Heap(Heap),
+    /// `roundRobin`.
+    RoundRobin(RoundRobin),
+}
+
+impl Configured {
     /// The balancer `config` describes.
-    pub fn from_config(config: &LoadBalancer) -> Balancer {
+    pub fn from_config(config: &LoadBalancer) -> Configured {
         let rng = Rng::from_entropy();
         match config {
-            LoadBalancer::P2c(c) => Balancer::P2c {
+            LoadBalancer::P2c(c) => Configured::P2c(P2c {
                 max_effort: c.max_effort,
                 rng,
-            },
-            LoadBalancer::Ewma(c) => Balancer::Ewma {
+            }),
+            LoadBalancer::Ewma(c) => Configured::Ewma(Ewma {
                 max_effort: c.max_effort,
                 decay: Duration::from_millis(c.decay_time_ms),
                 rng,
-            },
-            LoadBalancer::Aperture(c) => Balancer::Aperture(Aperture::new(
+            }),
+            LoadBalancer::Aperture(c) => Configured::Aperture(Aperture::new(
                 c.max_effort,
                 Duration::from_millis(c.smooth_window_ms),
                 c.low_load,
@@ -112,49 +201,8 @@ impl Balancer {
                 c.min_aperture as usize,
                 rng,
             )),
-            LoadBalancer::Heap(_) => Balancer::Heap,
-            LoadBalancer::RoundRobin(_) => Balancer::RoundRobin {
-                cursor: AtomicUsize::new(0),
-            },
-        }
-    }
-
-    /// The kind, as configured (`p2c`, `ewma`, ...).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Balancer::P2c { .. } => "p2c",
-            Balancer::Ewma { .. } => "ewma",
-            Balancer::Aperture(_) => "aperture",
-            Balancer::Heap => "heap",
-            Balancer::RoundRobin { .. } => "roundRobin",
-        }
-    }
-
-    /// The index of the endpoint for the next request; `None` when there is none or none
-    /// is available.
-    pub fn pick<E: Load>(&self, endpoints: &[E]) -> Option<usize> {
-        match self {
-            Balancer::P2c { max_effort, rng } => p2c(
-                endpoints,
-                0,
-                endpoints.len(),
-                *max_effort,
-                rng,
-                Metric::Outstanding,
-            ),
-            Balancer::Ewma {
-                max_effort, rng, ..
-            } => p2c(
-                endpoints,
-                0,
-                endpoints.len(),
-                *max_effort,
-                rng,
-                Metric::Ewma,
-            ),
-            Balancer::Aperture(a) => a.pick(endpoints),
-            Balancer::Heap => least_loaded(endpoints),
-            Balancer::RoundRobin { cursor } => round_robin(endpoints, cursor),
+            LoadBalancer::Heap(_) => Configured::Heap(Heap),
+            LoadBalancer::RoundRobin(_) => Configured::RoundRobin(RoundRobin::default()),
         }
     }
 
@@ -162,8 +210,30 @@ impl Balancer {
     /// Finagle's 10 s for the other kinds, which do not read it).
     pub fn decay(&self) -> Duration {
         match self {
-            Balancer::Ewma { decay, .. } => *decay,
+            Configured::Ewma(e) => e.decay,
             _ => Duration::from_secs(10),
+        }
+    }
+}
+
+impl Balancer for Configured {
+    fn pick<E: Load>(&self, endpoints: &[E]) -> Option<usize> {
+        match self {
+            Configured::P2c(b) => b.pick(endpoints),
+            Configured::Ewma(b) => b.pick(endpoints),
+            Configured::Aperture(b) => Balancer::pick(b, endpoints),
+            Configured::Heap(b) => b.pick(endpoints),
+            Configured::RoundRobin(b) => b.pick(endpoints),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Configured::P2c(b) => b.kind(),
+            Configured::Ewma(b) => b.kind(),
+            Configured::Aperture(b) => Balancer::kind(b),
+            Configured::Heap(b) => b.kind(),
+            Configured::RoundRobin(b) => b.kind(),
         }
     }
 }

@@ -2,7 +2,10 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::config::{Aperture as ApertureConfig, Ewma, Heap, P2c, RoundRobin};
+use crate::config::{
+    Aperture as ApertureConfig, Ewma as EwmaConfig, Heap as HeapConfig, P2c as P2cConfig,
+    RoundRobin as RoundRobinConfig,
+};
 
 struct Ep {
     load: EndpointLoad,
@@ -31,14 +34,14 @@ impl Load for Ep {
     }
 }
 
-fn p2c() -> Balancer {
-    Balancer::P2c {
+fn p2c() -> P2c {
+    P2c {
         max_effort: 5,
         rng: Rng::seeded(7),
     }
 }
 
-fn counts(b: &Balancer, eps: &[Ep], n: usize) -> Vec<usize> {
+fn counts(b: &impl Balancer, eps: &[Ep], n: usize) -> Vec<usize> {
     let mut c = vec![0; eps.len()];
     for _ in 0..n {
         c[b.pick(eps).unwrap()] += 1;
@@ -57,11 +60,11 @@ fn p2c_prefers_the_less_loaded_of_two() {
 #[test]
 fn every_kind_skips_dead_endpoints_and_answers_none_for_nothing() {
     let kinds = [
-        LoadBalancer::P2c(P2c {
+        LoadBalancer::P2c(P2cConfig {
             max_effort: 5,
             enable_probation: false,
         }),
-        LoadBalancer::Ewma(Ewma {
+        LoadBalancer::Ewma(EwmaConfig {
             max_effort: 5,
             decay_time_ms: 10_000,
             enable_probation: false,
@@ -74,16 +77,16 @@ fn every_kind_skips_dead_endpoints_and_answers_none_for_nothing() {
             min_aperture: 1,
             enable_probation: false,
         }),
-        LoadBalancer::Heap(Heap {
+        LoadBalancer::Heap(HeapConfig {
             enable_probation: false,
         }),
-        LoadBalancer::RoundRobin(RoundRobin {
+        LoadBalancer::RoundRobin(RoundRobinConfig {
             max_effort: 5,
             enable_probation: false,
         }),
     ];
     for config in &kinds {
-        let b = Balancer::from_config(config);
+        let b = Configured::from_config(config);
         let eps = [Ep::new(0, false), Ep::new(0, false), Ep::new(3, true)];
         assert!((0..200).all(|_| b.pick(&eps) == Some(2)), "{}", b.kind());
         assert_eq!(b.pick(&[Ep::new(0, false)]), None, "{}", b.kind());
@@ -100,14 +103,12 @@ fn heap_always_picks_the_least_loaded() {
         Ep::new(0, false),
         Ep::new(3, true),
     ];
-    assert!((0..100).all(|_| Balancer::Heap.pick(&eps) == Some(1)));
+    assert!((0..100).all(|_| Heap.pick(&eps) == Some(1)));
 }
 
 #[test]
 fn round_robin_takes_turns_and_skips_the_dead() {
-    let b = Balancer::RoundRobin {
-        cursor: AtomicUsize::new(0),
-    };
+    let b = RoundRobin::default();
     let eps = [Ep::new(9, true), Ep::new(0, true), Ep::new(0, true)];
     let picks: Vec<usize> = (0..6).map(|_| b.pick(&eps).unwrap()).collect();
     assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
@@ -119,7 +120,7 @@ fn round_robin_takes_turns_and_skips_the_dead() {
 
 #[test]
 fn ewma_moves_traffic_away_from_a_slow_endpoint() {
-    let b = Balancer::from_config(&LoadBalancer::Ewma(Ewma {
+    let b = Configured::from_config(&LoadBalancer::Ewma(EwmaConfig {
         max_effort: 5,
         decay_time_ms: 10_000,
         enable_probation: false,

@@ -17,7 +17,7 @@ use http::header::{HeaderValue, HOST};
 use http::{Request, Response, Version};
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
-use l5d_core::balance::Rng;
+use l5d_core::balance::{Balancer, Rng};
 use l5d_core::binding::{Bound, NameInterpreter};
 use l5d_core::identifier::{Dst, Identifier};
 use l5d_core::metrics::Registry;

@@ -9,7 +9,7 @@ use l5d_core::binding::NameInterpreter;
 use l5d_core::config::RouterConfig;
 
 use l5d_core::accrual::Policy;
-use l5d_core::balance::Balancer;
+use l5d_core::balance::Configured;
 use l5d_core::config::{
     ClientConfig, ClientParams, FailureAccrual, HostConnectionPool, LoadBalancer, PathPattern,
 };
@@ -84,7 +84,7 @@ fn client_settings(cfg: &ClientConfig) -> ClientSettingsFn {
         let connect_timeout =
             Duration::from_millis(merged.connect_timeout_ms.unwrap_or(CONNECT_TIMEOUT_MS));
         ClientSettings {
-            balancer: Balancer::from_config(&merged.balancer.unwrap_or_default()),
+            balancer: Configured::from_config(&merged.balancer.unwrap_or_default()),
             accrual: Policy::new(&merged.accrual.unwrap_or_default()),
             pool: Arc::new(PoolSettings::new(merged.pool.as_ref(), connect_timeout)),
         }
