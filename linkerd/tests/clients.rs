@@ -312,3 +312,20 @@ fn admin_shutdown_drains_requests_in_flight_then_exits() {
     assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
     assert!(done.stderr.contains("linkerd stopped"), "{}", done.stderr);
 }
+
+#[test]
+fn a_service_with_no_endpoints_is_a_503_and_comes_back_when_one_appears() {
+    let a = PythonBackend::start("a");
+    let disco = temp_dir("clients-disco");
+    write_disco(&disco, &[]);
+    let l = linkerd(&disco, "");
+    let (status, headers, body) = http_get(l.addr, "/", &[("Host", "web")]);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("no endpoints are available"), "{body}");
+    assert!(headers.iter().any(|(k, _)| k == "l5d-err"), "{headers:?}");
+    write_disco(&disco, &[a.addr.port()]);
+    eventually("the new endpoint to take traffic", WAIT, || {
+        let (status, _, _) = http_get(l.addr, "/", &[("Host", "web")]);
+        (status == 200).then_some(())
+    });
+}

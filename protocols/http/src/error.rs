@@ -20,6 +20,9 @@ pub enum RouteError {
     CallDepth(usize),
     /// The name bound to nothing (`~`, an empty address set, a failed namer).
     NoRoute(String),
+    /// The name is bound but its address set is empty (503, as the HTTP router issue
+    /// specifies; Linkerd 1 answered 502).
+    NoEndpoints(String),
     /// Connecting to or talking with the chosen endpoint failed.
     Backend(String),
     /// The request ran out of time (binding, an attempt, or the total budget).
@@ -38,7 +41,9 @@ impl RouteError {
             RouteError::BadRequest(_) | RouteError::CallDepth(_) => StatusCode::BAD_REQUEST,
             RouteError::NoRoute(_) | RouteError::Backend(_) => StatusCode::BAD_GATEWAY,
             RouteError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            RouteError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            RouteError::Overloaded(_) | RouteError::NoEndpoints(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             RouteError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
@@ -51,6 +56,7 @@ impl RouteError {
             }
             RouteError::BadRequest(m)
             | RouteError::NoRoute(m)
+            | RouteError::NoEndpoints(m)
             | RouteError::Backend(m)
             | RouteError::Timeout(m)
             | RouteError::Overloaded(m)
@@ -161,6 +167,7 @@ mod tests {
             (RouteError::Timeout("x".into()), 504),
             (RouteError::Overloaded("x".into()), 503),
             (RouteError::TooLarge("x".into()), 413),
+            (RouteError::NoEndpoints("x".into()), 503),
         ];
         for (err, status) in cases {
             let rsp = respond(&err, 8192, 5 << 20);

@@ -353,7 +353,7 @@ impl HttpRouter {
         loop {
             let endpoints = client.endpoints();
             if endpoints.is_empty() {
-                return Err(RouteError::NoRoute(format!(
+                return Err(RouteError::NoEndpoints(format!(
                     "Unable to route request!\n\nservice name: {}\nno endpoints are available for {}\n",
                     dst.path, client.id
                 )));
