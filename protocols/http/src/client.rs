@@ -29,6 +29,8 @@ pub struct ClientSettings {
     pub accrual: Policy,
     /// The connection pool of each endpoint.
     pub pool: Arc<PoolSettings>,
+    /// `requestAttemptTimeoutMs`: the most one attempt may take to its response.
+    pub attempt_timeout: Option<std::time::Duration>,
 }
 
 struct EndpointSet {

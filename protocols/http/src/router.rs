@@ -25,6 +25,7 @@ use l5d_core::naming::{Dtab, NameTree, Path};
 use l5d_core::var::{Activity, State};
 
 use crate::client::{Client, ClientSettings};
+use crate::deadline;
 use crate::error::{no_route_message, respond, RouteError};
 use crate::headers::{
     append_via, call_depth, strip_hop_by_hop, L5D_DST_CLIENT, L5D_DST_RESIDUAL, L5D_DST_SERVICE,
@@ -65,6 +66,16 @@ pub struct Limits {
 /// Makes the settings of the client for a bound id (from `routers[].client`).
 pub type ClientSettingsFn = Box<dyn Fn(&Path) -> ClientSettings + Send + Sync>;
 
+/// A service's settings (from `routers[].service`).
+#[derive(Debug, Clone, Default)]
+pub struct ServiceSettings {
+    /// `totalTimeoutMs`: the most a request may take, retries included, to its response.
+    pub total_timeout: Option<Duration>,
+}
+
+/// Makes the settings of the service for a logical name.
+pub type ServiceSettingsFn = Box<dyn Fn(&Path) -> ServiceSettings + Send + Sync>;
+
 /// A leaf of a resolved binding: a client and what the request carries for it.
 struct Leaf {
     client: Arc<Client>,
@@ -75,6 +86,8 @@ struct Leaf {
 struct Service {
     header: Option<HeaderValue>,
     stats: ServiceStats,
+    /// `service.totalTimeoutMs`.
+    total_timeout: Option<Duration>,
 }
 
 /// A live binding and its last resolution to clients (none until first resolved).
@@ -104,6 +117,7 @@ pub struct HttpRouter {
     limits: Limits,
     caches: Mutex<Caches>,
     client_settings: ClientSettingsFn,
+    service_settings: ServiceSettingsFn,
     registry: Registry,
     rng: Rng,
 }
@@ -165,6 +179,7 @@ impl HttpRouter {
         interpreter: Arc<dyn NameInterpreter>,
         limits: Limits,
         client_settings: ClientSettingsFn,
+        service_settings: ServiceSettingsFn,
         registry: Registry,
     ) -> HttpRouter {
         HttpRouter {
@@ -174,6 +189,7 @@ impl HttpRouter {
             limits,
             caches: Mutex::new(Caches::default()),
             client_settings,
+            service_settings,
             registry,
             rng: Rng::from_entropy(),
         }
@@ -197,7 +213,8 @@ impl HttpRouter {
         }
     }
 
-    fn error(&self, e: &RouteError) -> Response<Body> {
+    /// linkerd's own answer for `e`.
+    pub fn error(&self, e: &RouteError) -> Response<Body> {
         respond(e, self.limits.max_headers, self.limits.max_err_body)
             .map(|b| Either::Right(Full::new(b)))
     }
@@ -219,7 +236,38 @@ impl HttpRouter {
         let binding = self.binding(&dst);
         let service = &binding.service;
         let _pending = Pending::new(&service.stats.pending);
-        let result = self.dispatch(&dst, &binding, parts, body, start).await;
+        // The request's deadline: the strictest of the one it came with and the
+        // service's total timeout; the next hop is told it.
+        let incoming = deadline::take(&mut parts.headers);
+        let total = service.total_timeout.map(deadline::after);
+        let limit = match (incoming, total) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(d) = limit {
+            deadline::set(&mut parts.headers, d);
+        }
+        let dispatch = self.dispatch(&dst, &binding, parts, body, start);
+        let result = match limit {
+            None => dispatch.await,
+            Some(d) => match tokio::time::timeout(deadline::remaining(d), dispatch).await {
+                Ok(result) => result,
+                Err(_) => {
+                    service.stats.timeout();
+                    Err(RouteError::Timeout(match (total, service.total_timeout) {
+                        (Some(t), Some(ms)) if Some(t) == limit => format!(
+                            "exceeded {}ms (totalTimeoutMs) to {} while waiting for a response",
+                            ms.as_millis(),
+                            dst.path
+                        ),
+                        _ => format!(
+                            "exceeded the request's deadline (l5d-ctx-deadline) to {} while waiting for a response",
+                            dst.path
+                        ),
+                    }))
+                }
+            },
+        };
         let status = match &result {
             Ok(rsp) => rsp.status(),
             Err(e) => e.status(),
@@ -282,22 +330,42 @@ impl HttpRouter {
         let mut req = Request::from_parts(parts, body);
         // A pooled connection the backend closed while it idled fails before the
         // request is written; hyper hands the request back, and it goes on another.
-        let mut attempts = 0;
-        let sent = loop {
-            match conn.sender().try_send_request(req).await {
-                Ok(rsp) => break Ok(rsp),
-                Err(mut e) => match e.take_message() {
-                    Some(unsent) if attempts < MAX_REQUEUES => {
-                        attempts += 1;
-                        req = unsent;
-                        conn = match endpoint.connection().await {
-                            Ok(c) => c,
-                            Err(e) => break Err(e.to_string()),
-                        };
-                    }
-                    _ => break Err(e.into_error().to_string()),
-                },
+        let send = async {
+            let mut attempts = 0;
+            loop {
+                match conn.sender().try_send_request(req).await {
+                    Ok(rsp) => break Ok(rsp),
+                    Err(mut e) => match e.take_message() {
+                        Some(unsent) if attempts < MAX_REQUEUES => {
+                            attempts += 1;
+                            req = unsent;
+                            conn = match endpoint.connection().await {
+                                Ok(c) => c,
+                                Err(e) => break Err(e.to_string()),
+                            };
+                        }
+                        _ => break Err(e.into_error().to_string()),
+                    },
+                }
             }
+        };
+        let sent = match client.settings.attempt_timeout {
+            None => send.await,
+            Some(t) => match tokio::time::timeout(t, send).await {
+                Ok(sent) => sent,
+                Err(_) => {
+                    drop(load);
+                    stats.attempt_timed_out();
+                    stats.requests.record_failure(start.elapsed());
+                    client.record(&endpoint, false);
+                    return Err(RouteError::Timeout(format!(
+                        "exceeded {}ms (requestAttemptTimeoutMs) to {} ({}) while waiting for a response",
+                        t.as_millis(),
+                        client.id,
+                        endpoint.addr
+                    )));
+                }
+            },
         };
         let rsp = match sent {
             Ok(rsp) => rsp,
@@ -440,6 +508,7 @@ impl HttpRouter {
         let s = Arc::new(Service {
             header: HeaderValue::try_from(name.show()).ok(),
             stats: ServiceStats::new(&self.registry, &self.label, name),
+            total_timeout: (self.service_settings)(name).total_timeout,
         });
         caches.services.insert(name.clone(), s.clone());
         s

@@ -8,6 +8,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use crate::error::RouteError;
 use crate::forwarded::Additions;
 use crate::router::HttpRouter;
 use crate::stats::ServerStats;
@@ -23,6 +24,10 @@ pub struct ServerSettings {
     pub max_head_bytes: usize,
     /// Headers added to every request (`addForwardedHeader`, `timestampHeader`).
     pub additions: Arc<Additions>,
+    /// `maxConcurrentRequests`: requests beyond it are answered 503 at once.
+    pub max_concurrent: Option<usize>,
+    /// `timeoutMs`: the most a request may take here to its response (504 beyond).
+    pub timeout: Option<std::time::Duration>,
     /// Graceful shutdown: when it starts, the server stops accepting and its connections
     /// close after the request each is serving.
     pub drain: Arc<l5d_core::shutdown::Drain>,
@@ -42,6 +47,35 @@ pub async fn start(
     Ok(local)
 }
 
+/// A request admitted under `maxConcurrentRequests`, counted while it is in flight.
+struct Admitted(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Admitted {
+    /// Admits a request unless `max` are in flight already.
+    fn new(
+        in_flight: &Arc<std::sync::atomic::AtomicUsize>,
+        max: Option<usize>,
+    ) -> Option<Admitted> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let admitted = match max {
+            None => {
+                in_flight.fetch_add(1, Relaxed);
+                true
+            }
+            Some(max) => in_flight
+                .fetch_update(Relaxed, Relaxed, |n| (n < max).then_some(n + 1))
+                .is_ok(),
+        };
+        admitted.then(|| Admitted(in_flight.clone()))
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Counts a connection open for as long as it lives.
 struct Open(Arc<ServerStats>);
 
@@ -58,6 +92,8 @@ async fn accept(
     stats: Arc<ServerStats>,
 ) {
     let drain = settings.drain.clone();
+    // Requests in flight on this server, for maxConcurrentRequests.
+    let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -79,6 +115,9 @@ async fn accept(
         let router = router.clone();
         let stats = stats.clone();
         let depth = settings.max_call_depth;
+        let in_flight = in_flight.clone();
+        let max_concurrent = settings.max_concurrent;
+        let timeout = settings.timeout;
         let additions = settings.additions.clone();
         let labels = (!additions.is_empty()).then(|| {
             let local = stream.local_addr().unwrap_or(settings.addr);
@@ -94,6 +133,7 @@ async fn accept(
             let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let router = router.clone();
                 let stats = stats.clone();
+                let admitted = Admitted::new(&in_flight, max_concurrent);
                 let req = match &labels {
                     None => req,
                     Some(labels) => {
@@ -104,7 +144,27 @@ async fn accept(
                 };
                 async move {
                     let start = std::time::Instant::now();
-                    let rsp = router.route(req, depth).await;
+                    let rsp = match admitted {
+                        None => {
+                            stats.rejected.incr();
+                            router.error(&RouteError::Overloaded(format!(
+                                "rejected: {} requests in flight (maxConcurrentRequests)",
+                                max_concurrent.unwrap_or(0)
+                            )))
+                        }
+                        Some(_admitted) => match timeout {
+                            None => router.route(req, depth).await,
+                            Some(t) => {
+                                match tokio::time::timeout(t, router.route(req, depth)).await {
+                                    Ok(rsp) => rsp,
+                                    Err(_) => router.error(&RouteError::Timeout(format!(
+                                        "exceeded {}ms (server timeoutMs) while waiting for a response",
+                                        t.as_millis()
+                                    ))),
+                                }
+                            }
+                        },
+                    };
                     stats
                         .requests
                         .record(rsp.status().as_u16(), start.elapsed());

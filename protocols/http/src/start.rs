@@ -12,6 +12,7 @@ use l5d_core::accrual::Policy;
 use l5d_core::balance::Configured;
 use l5d_core::config::{
     ClientConfig, ClientParams, FailureAccrual, HostConnectionPool, LoadBalancer, PathPattern,
+    ServiceConfig,
 };
 use l5d_core::naming::Path;
 
@@ -20,7 +21,7 @@ use crate::config::{HttpRouterConfig, HttpServerConfig};
 use crate::forwarded::Additions;
 use crate::identify::{build, HeaderToken, HttpIdentifier, NameReader};
 use crate::pool::PoolSettings;
-use crate::router::{ClientSettingsFn, HttpRouter, Limits};
+use crate::router::{ClientSettingsFn, HttpRouter, Limits, ServiceSettings, ServiceSettingsFn};
 use crate::server::{self, ServerSettings};
 
 /// The most a message is buffered when streaming is off (Finagle's `maxRequestSize` and
@@ -38,6 +39,7 @@ struct Layer {
     accrual: Option<FailureAccrual>,
     pool: Option<HostConnectionPool>,
     connect_timeout_ms: Option<u64>,
+    attempt_timeout_ms: Option<u64>,
 }
 
 impl Layer {
@@ -48,6 +50,7 @@ impl Layer {
             accrual: p.failure_accrual.clone(),
             pool: p.host_connection_pool.clone(),
             connect_timeout_ms: p.connect_timeout_ms,
+            attempt_timeout_ms: p.request_attempt_timeout_ms,
         }
     }
 }
@@ -80,6 +83,9 @@ fn client_settings(cfg: &ClientConfig) -> ClientSettingsFn {
             if l.connect_timeout_ms.is_some() {
                 merged.connect_timeout_ms = l.connect_timeout_ms;
             }
+            if l.attempt_timeout_ms.is_some() {
+                merged.attempt_timeout_ms = l.attempt_timeout_ms;
+            }
         }
         let connect_timeout =
             Duration::from_millis(merged.connect_timeout_ms.unwrap_or(CONNECT_TIMEOUT_MS));
@@ -87,6 +93,33 @@ fn client_settings(cfg: &ClientConfig) -> ClientSettingsFn {
             balancer: Configured::from_config(&merged.balancer.unwrap_or_default()),
             accrual: Policy::new(&merged.accrual.unwrap_or_default()),
             pool: Arc::new(PoolSettings::new(merged.pool.as_ref(), connect_timeout)),
+            attempt_timeout: merged.attempt_timeout_ms.map(Duration::from_millis),
+        }
+    })
+}
+
+/// The service settings for each logical name: `io.l5d.static` entries apply in order to
+/// the names their prefix matches, each overriding what the earlier ones set.
+fn service_settings(cfg: &ServiceConfig) -> ServiceSettingsFn {
+    let layers: Vec<(Option<PathPattern>, Option<u64>)> = match cfg {
+        ServiceConfig::Global(p) => vec![(None, p.total_timeout_ms)],
+        ServiceConfig::Static(entries) => entries
+            .iter()
+            .map(|e| (Some(e.prefix.clone()), e.params.total_timeout_ms))
+            .collect(),
+    };
+    Box::new(move |name: &Path| {
+        let mut total = None;
+        for (prefix, t) in &layers {
+            if prefix.as_ref().is_some_and(|p| p.matches(name).is_none()) {
+                continue;
+            }
+            if t.is_some() {
+                total = *t;
+            }
+        }
+        ServiceSettings {
+            total_timeout: total.map(Duration::from_millis),
         }
     })
 }
@@ -147,6 +180,7 @@ pub async fn start(
         interpreter,
         limits,
         client_settings(&cfg.client),
+        service_settings(&cfg.service),
         registry.clone(),
     ));
     spawn_sweeper(&router);
@@ -172,6 +206,8 @@ pub async fn start(
             max_call_depth,
             max_head_bytes: (own.max_headers_kb as usize + own.max_initial_line_kb as usize) * 1024,
             additions,
+            max_concurrent: s.max_concurrent_requests.map(|n| n as usize),
+            timeout: s.timeout_ms.map(Duration::from_millis),
             drain: drain.clone(),
         };
         let local = server::start(router.clone(), settings, registry)

@@ -1,12 +1,15 @@
 //! The router's metrics, in Linkerd 1's names:
 //!
 //! * `rt/<router>/server/<ip>/<port>/`: `requests`, `success`, `failures`, `status/<code>`,
-//!   `status/<N>XX`, `request_latency_ms`, `connections`;
+//!   `status/<N>XX`, `request_latency_ms`, `connections`, `rejected`
+//!   (`maxConcurrentRequests`);
 //! * `rt/<router>/service/<name>/` (the logical name, `svc/users`): the same request
-//!   counters and latency, and `pending`;
+//!   counters and latency, `pending`, and
+//!   `failures/com.twitter.finagle.GlobalRequestTimeoutException` for timeouts;
 //! * `rt/<router>/client/<id>/` (the bound id, `#/io.l5d.fs/users`): the same, plus
 //!   `connects`, `connections`, `connect_latency_ms`, `failures/<exception>`,
-//!   `loadbalancer/size`, `loadbalancer/available`, `retries/requeues` and
+//!   `loadbalancer/size`, `loadbalancer/available`, `retries/requeues`,
+//!   `failures/com.twitter.finagle.IndividualRequestTimeoutException` and
 //!   `failure_accrual/removals`, `failure_accrual/revivals`.
 //!
 //! A request is a failure when it is answered with a 5XX (linkerd's own errors included),
@@ -85,6 +88,8 @@ pub struct ServerStats {
     pub requests: RequestStats,
     /// Open connections.
     pub connections: Gauge,
+    /// Requests refused by `maxConcurrentRequests`.
+    pub rejected: Counter,
 }
 
 impl ServerStats {
@@ -99,6 +104,7 @@ impl ServerStats {
         ]);
         ServerStats {
             connections: scope.gauge("connections"),
+            rejected: scope.counter(REJECTED),
             requests: RequestStats::new(scope),
         }
     }
@@ -119,6 +125,7 @@ pub struct ServiceStats {
     pub requests: RequestStats,
     /// Requests in flight.
     pub pending: Gauge,
+    timeouts: Counter,
 }
 
 impl ServiceStats {
@@ -127,10 +134,24 @@ impl ServiceStats {
         let scope = registry.scope(["rt", label, "service", &scope_name(name)]);
         ServiceStats {
             pending: scope.gauge("pending"),
+            timeouts: scope.counter(TOTAL_TIMEOUT),
             requests: RequestStats::new(scope),
         }
     }
+
+    /// Counts a request that ran out of time (`totalTimeoutMs` or its deadline).
+    pub fn timeout(&self) {
+        self.timeouts.incr();
+    }
 }
+
+/// Requests refused by admission control (our name; they also count as `status/503`).
+const REJECTED: &str = "rejected";
+
+/// Finagle's name for a request that exceeded its total timeout.
+const TOTAL_TIMEOUT: &str = "failures/com.twitter.finagle.GlobalRequestTimeoutException";
+/// Finagle's name for an attempt that exceeded `requestAttemptTimeoutMs`.
+const ATTEMPT_TIMEOUT: &str = "failures/com.twitter.finagle.IndividualRequestTimeoutException";
 
 /// The metrics of one client (a bound id).
 pub struct ClientStats {
@@ -157,6 +178,7 @@ pub struct ClientStats {
     connect_failures: Counter,
     timeouts: Counter,
     closed: Counter,
+    attempt_timeouts: Counter,
 }
 
 /// Finagle's exception names, kept so that dashboards built for Linkerd 1 keep working.
@@ -181,6 +203,7 @@ impl ClientStats {
             connect_failures: scope.counter(CONNECTION_FAILED),
             timeouts: scope.counter(CONNECT_TIMEOUT),
             closed: scope.counter(CHANNEL_CLOSED),
+            attempt_timeouts: scope.counter(ATTEMPT_TIMEOUT),
             requests: RequestStats::new(scope),
         }
     }
@@ -192,6 +215,11 @@ impl ClientStats {
         } else {
             self.connect_failures.incr();
         }
+    }
+
+    /// Counts an attempt that exceeded `requestAttemptTimeoutMs`.
+    pub fn attempt_timed_out(&self) {
+        self.attempt_timeouts.incr();
     }
 
     /// Counts a request whose connection broke before the response arrived.
