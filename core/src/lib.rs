@@ -24,5 +24,6 @@ pub mod identifier;
 pub mod metrics;
 pub mod naming;
 pub mod recursion;
+pub mod retry;
 pub mod shutdown;
 pub mod var;

@@ -235,6 +235,7 @@ const ECHO_SERVER: &str = r#"
 import json, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 name = sys.argv[1]
+status = int(sys.argv[2]) if len(sys.argv) > 2 else 200
 class Echo(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes; without this, Nagle's algorithm holds
@@ -256,7 +257,7 @@ class Echo(BaseHTTPRequestHandler):
         out = json.dumps({"backend": name, "method": self.command, "path": self.path,
                           "headers": {k.lower(): v for k, v in self.headers.items()},
                           "body_len": len(body)}).encode()
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
@@ -272,7 +273,13 @@ server.serve_forever()
 impl PythonBackend {
     /// Starts a backend that calls itself `name`, on an ephemeral port.
     pub fn start(name: &str) -> PythonBackend {
-        let mut process = Process::start(Path::new("python3"), &["-c", ECHO_SERVER, name]);
+        Self::answering(name, 200)
+    }
+
+    /// Starts a backend that answers every echo with `status` (a failing instance).
+    pub fn answering(name: &str, status: u16) -> PythonBackend {
+        let status = status.to_string();
+        let mut process = Process::start(Path::new("python3"), &["-c", ECHO_SERVER, name, &status]);
         process.wait_for_stderr("listening on ", Duration::from_secs(30));
         let log = process.stderr_so_far();
         let port: u16 = log

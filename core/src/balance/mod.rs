@@ -166,7 +166,7 @@ impl Balancer for Aperture {
 
 /// The balancer a client's `loadBalancer` config names, dispatched without boxing.
 #[derive(Debug)]
-pub enum Configured {
+pub enum AnyBalancer {
     /// `p2c`.
     P2c(P2c),
     /// `ewma`.
@@ -179,21 +179,21 @@ pub enum Configured {
     RoundRobin(RoundRobin),
 }
 
-impl Configured {
+impl AnyBalancer {
     /// The balancer `config` describes.
-    pub fn from_config(config: &LoadBalancer) -> Configured {
+    pub fn from_config(config: &LoadBalancer) -> AnyBalancer {
         let rng = Rng::from_entropy();
         match config {
-            LoadBalancer::P2c(c) => Configured::P2c(P2c {
+            LoadBalancer::P2c(c) => AnyBalancer::P2c(P2c {
                 max_effort: c.max_effort,
                 rng,
             }),
-            LoadBalancer::Ewma(c) => Configured::Ewma(Ewma {
+            LoadBalancer::Ewma(c) => AnyBalancer::Ewma(Ewma {
                 max_effort: c.max_effort,
                 decay: Duration::from_millis(c.decay_time_ms),
                 rng,
             }),
-            LoadBalancer::Aperture(c) => Configured::Aperture(Aperture::new(
+            LoadBalancer::Aperture(c) => AnyBalancer::Aperture(Aperture::new(
                 c.max_effort,
                 Duration::from_millis(c.smooth_window_ms),
                 c.low_load,
@@ -201,8 +201,8 @@ impl Configured {
                 c.min_aperture as usize,
                 rng,
             )),
-            LoadBalancer::Heap(_) => Configured::Heap(Heap),
-            LoadBalancer::RoundRobin(_) => Configured::RoundRobin(RoundRobin::default()),
+            LoadBalancer::Heap(_) => AnyBalancer::Heap(Heap),
+            LoadBalancer::RoundRobin(_) => AnyBalancer::RoundRobin(RoundRobin::default()),
         }
     }
 
@@ -210,30 +210,30 @@ impl Configured {
     /// Finagle's 10 s for the other kinds, which do not read it).
     pub fn decay(&self) -> Duration {
         match self {
-            Configured::Ewma(e) => e.decay,
+            AnyBalancer::Ewma(e) => e.decay,
             _ => Duration::from_secs(10),
         }
     }
 }
 
-impl Balancer for Configured {
+impl Balancer for AnyBalancer {
     fn pick<E: Load>(&self, endpoints: &[E]) -> Option<usize> {
         match self {
-            Configured::P2c(b) => b.pick(endpoints),
-            Configured::Ewma(b) => b.pick(endpoints),
-            Configured::Aperture(b) => Balancer::pick(b, endpoints),
-            Configured::Heap(b) => b.pick(endpoints),
-            Configured::RoundRobin(b) => b.pick(endpoints),
+            AnyBalancer::P2c(b) => b.pick(endpoints),
+            AnyBalancer::Ewma(b) => b.pick(endpoints),
+            AnyBalancer::Aperture(b) => Balancer::pick(b, endpoints),
+            AnyBalancer::Heap(b) => b.pick(endpoints),
+            AnyBalancer::RoundRobin(b) => b.pick(endpoints),
         }
     }
 
     fn kind(&self) -> &'static str {
         match self {
-            Configured::P2c(b) => b.kind(),
-            Configured::Ewma(b) => b.kind(),
-            Configured::Aperture(b) => Balancer::kind(b),
-            Configured::Heap(b) => b.kind(),
-            Configured::RoundRobin(b) => b.kind(),
+            AnyBalancer::P2c(b) => b.kind(),
+            AnyBalancer::Ewma(b) => b.kind(),
+            AnyBalancer::Aperture(b) => Balancer::kind(b),
+            AnyBalancer::Heap(b) => b.kind(),
+            AnyBalancer::RoundRobin(b) => b.kind(),
         }
     }
 }

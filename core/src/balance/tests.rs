@@ -86,7 +86,7 @@ fn every_kind_skips_dead_endpoints_and_answers_none_for_nothing() {
         }),
     ];
     for config in &kinds {
-        let b = Configured::from_config(config);
+        let b = AnyBalancer::from_config(config);
         let eps = [Ep::new(0, false), Ep::new(0, false), Ep::new(3, true)];
         assert!((0..200).all(|_| b.pick(&eps) == Some(2)), "{}", b.kind());
         assert_eq!(b.pick(&[Ep::new(0, false)]), None, "{}", b.kind());
@@ -120,7 +120,7 @@ fn round_robin_takes_turns_and_skips_the_dead() {
 
 #[test]
 fn ewma_moves_traffic_away_from_a_slow_endpoint() {
-    let b = Configured::from_config(&LoadBalancer::Ewma(EwmaConfig {
+    let b = AnyBalancer::from_config(&LoadBalancer::Ewma(EwmaConfig {
         max_effort: 5,
         decay_time_ms: 10_000,
         enable_probation: false,

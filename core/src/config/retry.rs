@@ -149,6 +149,16 @@ pub struct Retries {
     pub backoff: Backoff,
 }
 
+impl Default for Retries {
+    /// Linkerd 1's: the default budget, no wait between retries.
+    fn default() -> Retries {
+        Retries {
+            budget: Budget::default(),
+            backoff: Backoff::none(),
+        }
+    }
+}
+
 pub(crate) fn retries(
     cx: &mut Cx<'_>,
     value: Value,

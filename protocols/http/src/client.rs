@@ -14,7 +14,7 @@ use std::time::Instant;
 use http::HeaderValue;
 use l5d_core::accrual::{Policy, Transition};
 use l5d_core::addr::{Addr, Address};
-use l5d_core::balance::Configured;
+use l5d_core::balance::AnyBalancer;
 use l5d_core::naming::Path;
 use l5d_core::var::Var;
 
@@ -24,7 +24,7 @@ use crate::stats::ClientStats;
 /// How a client is set up: its balancer, accrual policy and pool.
 pub struct ClientSettings {
     /// The load balancer.
-    pub balancer: Configured,
+    pub balancer: AnyBalancer,
     /// The failure accrual policy.
     pub accrual: Policy,
     /// The connection pool of each endpoint.

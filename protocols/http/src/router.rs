@@ -19,19 +19,23 @@ use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use l5d_core::balance::{Balancer, Rng};
 use l5d_core::binding::{Bound, NameInterpreter};
+use l5d_core::config::Retries;
 use l5d_core::identifier::{Dst, Identifier};
 use l5d_core::metrics::Registry;
 use l5d_core::naming::{Dtab, NameTree, Path};
+use l5d_core::retry::{Backoffs, RetryBudget};
 use l5d_core::var::{Activity, State};
 
+use crate::classify::{self, Class};
 use crate::client::{Client, ClientSettings};
+use crate::config::StatusClassifier;
 use crate::deadline;
 use crate::error::{no_route_message, respond, RouteError};
 use crate::headers::{
     append_via, call_depth, strip_hop_by_hop, L5D_DST_CLIENT, L5D_DST_RESIDUAL, L5D_DST_SERVICE,
 };
 use crate::identify::{forward_dtab, HttpIdentifier};
-use crate::pool::{ConnectError, Endpoint, PooledBody};
+use crate::pool::{ConnectError, Endpoint, PooledBody, ReqBody};
 use crate::stats::{scope_name, ClientStats, ServiceStats};
 
 /// A response body: the backend's, streamed, or linkerd's own.
@@ -67,10 +71,41 @@ pub struct Limits {
 pub type ClientSettingsFn = Box<dyn Fn(&Path) -> ClientSettings + Send + Sync>;
 
 /// A service's settings (from `routers[].service`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServiceSettings {
     /// `totalTimeoutMs`: the most a request may take, retries included, to its response.
     pub total_timeout: Option<Duration>,
+    /// `responseClassifier` (the router's default when unset: `nonRetryable5XX`).
+    pub classifier: StatusClassifier,
+    /// `retries`: the budget and backoff (Linkerd 1's defaults when unset).
+    pub retries: Retries,
+}
+
+/// Request bodies up to this size are kept so that the request can be retried (Linkerd
+/// 1's retry buffer); larger ones stream and are not retried.
+const RETRY_BUFFER: usize = 8 << 10;
+
+/// Whether a request's body is known to fit the retry buffer: a `Content-Length` within
+/// it, or no body at all (no length and not chunked).
+fn fits_retry_buffer(headers: &http::HeaderMap) -> bool {
+    match headers.get(http::header::CONTENT_LENGTH) {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .is_some_and(|n| n <= RETRY_BUFFER),
+        None => !headers.contains_key(http::header::TRANSFER_ENCODING),
+    }
+}
+
+/// A copy of a request head for another attempt (extensions are not carried).
+fn copy_head(head: &http::request::Parts) -> http::request::Parts {
+    let (mut p, ()) = Request::new(()).into_parts();
+    p.method = head.method.clone();
+    p.uri = head.uri.clone();
+    p.version = head.version;
+    p.headers = head.headers.clone();
+    p
 }
 
 /// Makes the settings of the service for a logical name.
@@ -88,6 +123,12 @@ struct Service {
     stats: ServiceStats,
     /// `service.totalTimeoutMs`.
     total_timeout: Option<Duration>,
+    /// `service.responseClassifier`.
+    classifier: StatusClassifier,
+    /// `service.retries.budget`.
+    budget: RetryBudget,
+    /// `service.retries.backoff`.
+    backoffs: Backoffs,
 }
 
 /// A live binding and its last resolution to clients (none until first resolved).
@@ -247,10 +288,10 @@ impl HttpRouter {
         if let Some(d) = limit {
             deadline::set(&mut parts.headers, d);
         }
-        let dispatch = self.dispatch(&dst, &binding, parts, body, start);
+        let attempts = self.attempts(&dst, &binding, parts, body, start);
         let result = match limit {
-            None => dispatch.await,
-            Some(d) => match tokio::time::timeout(deadline::remaining(d), dispatch).await {
+            None => attempts.await,
+            Some(d) => match tokio::time::timeout(deadline::remaining(d), attempts).await {
                 Ok(result) => result,
                 Err(_) => {
                     service.stats.timeout();
@@ -268,15 +309,77 @@ impl HttpRouter {
                 }
             },
         };
-        let status = match &result {
-            Ok(rsp) => rsp.status(),
-            Err(e) => e.status(),
+        let (status, success) = match &result {
+            Ok((rsp, class)) => (rsp.status(), class.is_success()),
+            Err(e) => (e.status(), false),
         };
         service
             .stats
             .requests
-            .record(status.as_u16(), start.elapsed());
-        result
+            .record(status.as_u16(), success, start.elapsed());
+        result.map(|(mut rsp, class)| {
+            classify::mark(rsp.headers_mut(), class);
+            rsp
+        })
+    }
+
+    /// Sends the request, and again while the classifier calls the failure retryable,
+    /// the body can be sent again and the service's retry budget allows.
+    async fn attempts(
+        &self,
+        dst: &Dst,
+        binding: &Binding,
+        parts: http::request::Parts,
+        body: Incoming,
+        start: Instant,
+    ) -> Result<(Response<Body>, Class), RouteError> {
+        let service = &binding.service;
+        service.budget.deposit();
+        // Bodies are buffered whole when streaming is off, and when small enough to be
+        // sent again; larger ones stream and their requests are never retried.
+        let replayable = match self.limits.buffer_limit {
+            Some(limit) => Some(limit),
+            None => fits_retry_buffer(&parts.headers).then_some(RETRY_BUFFER),
+        };
+        let (mut first, replay) = match replayable {
+            None => (Some((parts, Either::Left(body))), None),
+            Some(limit) => {
+                // Buffered before a connection is taken, so a refused body costs none.
+                let bytes = Box::pin(buffer_request(&parts, body, limit)).await?;
+                (None, Some((parts, bytes)))
+            }
+        };
+        let mut retries = 0u32;
+        loop {
+            let (p, b) = match (&replay, first.take()) {
+                (Some((head, bytes)), _) => {
+                    (copy_head(head), Either::Right(Full::new(bytes.clone())))
+                }
+                (None, Some(first)) => first,
+                (None, None) => unreachable!("a streamed request is sent once"),
+            };
+            let method = p.method.clone();
+            let result = self.dispatch(dst, binding, p, b, start).await;
+            let class = match &result {
+                Ok(rsp) => {
+                    classify::classify(service.classifier, &method, rsp.status(), rsp.headers())
+                }
+                Err(_) => Class::Failure { retryable: false },
+            };
+            if let Class::Failure { retryable: true } = class {
+                if replay.is_some() {
+                    if service.budget.try_withdraw() {
+                        service.stats.retried();
+                        tokio::time::sleep(service.backoffs.wait(retries)).await;
+                        retries += 1;
+                        continue;
+                    }
+                    service.stats.budget_exhausted();
+                }
+            }
+            service.stats.retries_per_request(retries);
+            return result.map(|rsp| (rsp, class));
+        }
     }
 
     async fn dispatch(
@@ -284,16 +387,9 @@ impl HttpRouter {
         dst: &Dst,
         binding: &Binding,
         mut parts: http::request::Parts,
-        body: Incoming,
+        body: ReqBody,
         start: Instant,
     ) -> Result<Response<Body>, RouteError> {
-        // Buffered before a connection is taken, so a refused body costs none.
-        let body = match self.limits.buffer_limit {
-            None => Either::Left(body),
-            Some(limit) => Either::Right(Full::new(
-                Box::pin(buffer_request(&parts, body, limit)).await?,
-            )),
-        };
         let tree = self.resolve(dst, binding).await?;
         let Some(leaf) = self.pick(&tree) else {
             return Err(Box::pin(self.no_route(dst)).await);
@@ -327,6 +423,7 @@ impl HttpRouter {
         let stats = &client.stats;
         let _pending = Pending::new(&stats.pending);
         let load = endpoint.load.start();
+        let method = parts.method.clone();
         let mut req = Request::from_parts(parts, body);
         // A pooled connection the backend closed while it idled fails before the
         // request is written; hyper hands the request back, and it goes on another.
@@ -382,8 +479,11 @@ impl HttpRouter {
         };
         load.finish();
         let status = rsp.status();
-        stats.requests.record(status.as_u16(), start.elapsed());
-        client.record(&endpoint, !status.is_server_error());
+        let class = classify::classify(binding.service.classifier, &method, status, rsp.headers());
+        stats
+            .requests
+            .record(status.as_u16(), class.is_success(), start.elapsed());
+        client.record(&endpoint, class.is_success());
 
         let (mut rparts, rbody) = rsp.into_parts();
         strip_hop_by_hop(&mut rparts.headers);
@@ -418,6 +518,9 @@ impl HttpRouter {
         client: &Client,
     ) -> Result<(Arc<Endpoint>, crate::pool::Conn), RouteError> {
         let mut requeues = 0;
+        // Endpoints this request could not connect to: a requeue goes elsewhere while
+        // another endpoint is left (allocated only once a connect has failed).
+        let mut failed: Vec<std::net::SocketAddr> = Vec::new();
         loop {
             let endpoints = client.endpoints();
             if endpoints.is_empty() {
@@ -428,11 +531,19 @@ impl HttpRouter {
             }
             // With every endpoint marked dead, one is tried anyway (as Finagle's
             // balancers do): a dead endpoint may have come back.
-            let i = client
+            let mut i = client
                 .settings
                 .balancer
                 .pick(&endpoints)
                 .unwrap_or_else(|| self.rng.below(endpoints.len()));
+            if failed.contains(&endpoints[i].addr) {
+                let untried = |e: &Arc<Endpoint>| !failed.contains(&e.addr);
+                i = endpoints
+                    .iter()
+                    .position(|e| untried(e) && e.accrual.is_available())
+                    .or_else(|| endpoints.iter().position(untried))
+                    .unwrap_or(i);
+            }
             let endpoint = endpoints[i].clone();
             match endpoint.connection().await {
                 Ok(conn) => return Ok((endpoint, conn)),
@@ -444,6 +555,7 @@ impl HttpRouter {
                 }
                 Err(e) => {
                     client.record(&endpoint, false);
+                    failed.push(endpoint.addr);
                     if requeues >= MAX_REQUEUES.min(endpoints.len().saturating_mul(2)) {
                         return Err(RouteError::Backend(format!(
                             "{} ({}): {e}",
@@ -505,10 +617,14 @@ impl HttpRouter {
                 keep
             });
         }
+        let settings = (self.service_settings)(name);
         let s = Arc::new(Service {
             header: HeaderValue::try_from(name.show()).ok(),
             stats: ServiceStats::new(&self.registry, &self.label, name),
-            total_timeout: (self.service_settings)(name).total_timeout,
+            total_timeout: settings.total_timeout,
+            classifier: settings.classifier,
+            budget: RetryBudget::new(&settings.retries.budget),
+            backoffs: Backoffs::new(&settings.retries.backoff),
         });
         caches.services.insert(name.clone(), s.clone());
         s

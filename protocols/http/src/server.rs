@@ -165,9 +165,15 @@ async fn accept(
                             }
                         },
                     };
+                    // The router marks its answers with their classification; linkerd's
+                    // own refusals carry none and are failures when they are 5XX.
+                    let success = rsp
+                        .headers()
+                        .get(&crate::classify::L5D_SUCCESS_CLASS)
+                        .map_or(!rsp.status().is_server_error(), |v| v.as_bytes() != b"0.0");
                     stats
                         .requests
-                        .record(rsp.status().as_u16(), start.elapsed());
+                        .record(rsp.status().as_u16(), success, start.elapsed());
                     Ok::<_, Infallible>(rsp)
                 }
             });

@@ -9,15 +9,15 @@ use l5d_core::binding::NameInterpreter;
 use l5d_core::config::RouterConfig;
 
 use l5d_core::accrual::Policy;
-use l5d_core::balance::Configured;
+use l5d_core::balance::AnyBalancer;
 use l5d_core::config::{
-    ClientConfig, ClientParams, FailureAccrual, HostConnectionPool, LoadBalancer, PathPattern,
-    ServiceConfig,
+    ClassifierConfig, ClientConfig, ClientParams, Configured, FailureAccrual, HostConnectionPool,
+    LoadBalancer, PathPattern, Retries, ServiceConfig, ServiceParams,
 };
 use l5d_core::naming::Path;
 
 use crate::client::ClientSettings;
-use crate::config::{HttpRouterConfig, HttpServerConfig};
+use crate::config::{HttpRouterConfig, HttpServerConfig, StatusClassifier};
 use crate::forwarded::Additions;
 use crate::identify::{build, HeaderToken, HttpIdentifier, NameReader};
 use crate::pool::PoolSettings;
@@ -90,7 +90,7 @@ fn client_settings(cfg: &ClientConfig) -> ClientSettingsFn {
         let connect_timeout =
             Duration::from_millis(merged.connect_timeout_ms.unwrap_or(CONNECT_TIMEOUT_MS));
         ClientSettings {
-            balancer: Configured::from_config(&merged.balancer.unwrap_or_default()),
+            balancer: AnyBalancer::from_config(&merged.balancer.unwrap_or_default()),
             accrual: Policy::new(&merged.accrual.unwrap_or_default()),
             pool: Arc::new(PoolSettings::new(merged.pool.as_ref(), connect_timeout)),
             attempt_timeout: merged.attempt_timeout_ms.map(Duration::from_millis),
@@ -98,29 +98,60 @@ fn client_settings(cfg: &ClientConfig) -> ClientSettingsFn {
     })
 }
 
+/// One `service` entry's keys the router uses.
+#[derive(Clone)]
+struct ServiceLayer {
+    prefix: Option<PathPattern>,
+    total_timeout_ms: Option<u64>,
+    classifier: Option<StatusClassifier>,
+    retries: Option<Retries>,
+}
+
+/// The classifier a config names, if it is one of the HTTP status classifiers.
+fn status_classifier(c: &Configured<dyn ClassifierConfig>) -> Option<StatusClassifier> {
+    c.config.downcast_ref::<StatusClassifier>().copied()
+}
+
 /// The service settings for each logical name: `io.l5d.static` entries apply in order to
 /// the names their prefix matches, each overriding what the earlier ones set.
-fn service_settings(cfg: &ServiceConfig) -> ServiceSettingsFn {
-    let layers: Vec<(Option<PathPattern>, Option<u64>)> = match cfg {
-        ServiceConfig::Global(p) => vec![(None, p.total_timeout_ms)],
+fn service_settings(
+    cfg: &ServiceConfig,
+    default_classifier: Option<StatusClassifier>,
+) -> ServiceSettingsFn {
+    let layer = |prefix: Option<&PathPattern>, p: &ServiceParams| ServiceLayer {
+        prefix: prefix.cloned(),
+        total_timeout_ms: p.total_timeout_ms,
+        classifier: p.response_classifier.as_ref().and_then(status_classifier),
+        retries: p.retries.clone(),
+    };
+    let layers: Vec<ServiceLayer> = match cfg {
+        ServiceConfig::Global(p) => vec![layer(None, p)],
         ServiceConfig::Static(entries) => entries
             .iter()
-            .map(|e| (Some(e.prefix.clone()), e.params.total_timeout_ms))
+            .map(|e| layer(Some(&e.prefix), &e.params))
             .collect(),
     };
     Box::new(move |name: &Path| {
-        let mut total = None;
-        for (prefix, t) in &layers {
-            if prefix.as_ref().is_some_and(|p| p.matches(name).is_none()) {
+        let mut settings = ServiceSettings {
+            total_timeout: None,
+            classifier: default_classifier.unwrap_or(StatusClassifier::NonRetryable5XX),
+            retries: Retries::default(),
+        };
+        for l in &layers {
+            if l.prefix.as_ref().is_some_and(|p| p.matches(name).is_none()) {
                 continue;
             }
-            if t.is_some() {
-                total = *t;
+            if let Some(t) = l.total_timeout_ms {
+                settings.total_timeout = Some(Duration::from_millis(t));
+            }
+            if let Some(c) = l.classifier {
+                settings.classifier = c;
+            }
+            if let Some(r) = &l.retries {
+                settings.retries = r.clone();
             }
         }
-        ServiceSettings {
-            total_timeout: total.map(Duration::from_millis),
-        }
+        settings
     })
 }
 
@@ -180,7 +211,10 @@ pub async fn start(
         interpreter,
         limits,
         client_settings(&cfg.client),
-        service_settings(&cfg.service),
+        service_settings(
+            &cfg.service,
+            cfg.default_classifier.as_ref().and_then(status_classifier),
+        ),
         registry.clone(),
     ));
     spawn_sweeper(&router);

@@ -49,13 +49,14 @@ impl RequestStats {
         }
     }
 
-    /// Records one answered request that took `elapsed`.
-    pub fn record(&self, status: u16, elapsed: Duration) {
+    /// Records one answered request that took `elapsed`, a success or a failure as
+    /// its classifier decided.
+    pub fn record(&self, status: u16, success: bool, elapsed: Duration) {
         self.requests.incr();
-        if status >= 500 {
-            self.failures.incr();
-        } else {
+        if success {
             self.success.incr();
+        } else {
+            self.failures.incr();
         }
         if (100..600).contains(&status) {
             self.codes[usize::from(status - 100)]
@@ -126,6 +127,9 @@ pub struct ServiceStats {
     /// Requests in flight.
     pub pending: Gauge,
     timeouts: Counter,
+    retries: Counter,
+    budget_exhausted: Counter,
+    per_request: Stat,
 }
 
 impl ServiceStats {
@@ -135,8 +139,26 @@ impl ServiceStats {
         ServiceStats {
             pending: scope.gauge("pending"),
             timeouts: scope.counter(TOTAL_TIMEOUT),
+            retries: scope.counter("retries/total"),
+            budget_exhausted: scope.counter("retries/budget_exhausted"),
+            per_request: scope.stat("retries/per_request"),
             requests: RequestStats::new(scope),
         }
+    }
+
+    /// Counts a retry.
+    pub fn retried(&self) {
+        self.retries.incr();
+    }
+
+    /// Counts a retryable failure the budget had no retry left for.
+    pub fn budget_exhausted(&self) {
+        self.budget_exhausted.incr();
+    }
+
+    /// Records how many retries a request took.
+    pub fn retries_per_request(&self, n: u32) {
+        self.per_request.record(u64::from(n));
     }
 
     /// Counts a request that ran out of time (`totalTimeoutMs` or its deadline).

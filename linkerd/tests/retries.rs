@@ -1,0 +1,149 @@
+//! Retries end to end: response classifiers decide which failures may be retried, retry
+//! budgets bound the extra load, and `l5d-success-class` reports the classification.
+//! Real linkerd; Python backends, one of which answers 500 to everything.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use l5d_integration::{http_get, temp_dir, Process, PythonBackend};
+
+const BIN: &str = env!("CARGO_BIN_EXE_linkerd");
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Linkerd {
+    _process: Process,
+    addr: SocketAddr,
+    admin: SocketAddr,
+}
+
+/// linkerd over an fs namer whose `web` lists `backends`, with failure accrual off (so
+/// the failing backend keeps its share) and `service` as the router's service keys.
+fn linkerd(backends: &[&PythonBackend], service: &str) -> Linkerd {
+    let dir = temp_dir("retries");
+    let disco = dir.join("disco");
+    std::fs::create_dir(&disco).unwrap();
+    let lines: String = backends
+        .iter()
+        .map(|b| format!("127.0.0.1 {}\n", b.addr.port()))
+        .collect();
+    std::fs::write(disco.join("web"), lines).unwrap();
+    let config = dir.join("linkerd.yaml");
+    let yaml = format!(
+        "admin:\n  port: 0\nnamers:\n- kind: io.l5d.fs\n  rootDir: {}\nrouters:\n- protocol: http\n  dtab: /svc => /#/io.l5d.fs;\n  client:\n    failureAccrual:\n      kind: none\n  service:\n{service}  servers:\n  - port: 0\n",
+        disco.display()
+    );
+    std::fs::write(&config, yaml).unwrap();
+    let mut process = Process::start(Path::new(BIN), &[config.to_str().unwrap()]);
+    process.wait_for_stderr("linkerd is running", WAIT);
+    let addr = process.logged_addr("serving router 'http' (protocol http) on ");
+    let admin = process.logged_addr("admin server listening on ");
+    Linkerd {
+        _process: process,
+        addr,
+        admin,
+    }
+}
+
+fn metrics(l: &Linkerd) -> serde_json::Value {
+    let (_, _, body) = http_get(l.admin, "/admin/metrics.json", &[]);
+    serde_json::from_str(&body).unwrap()
+}
+
+fn count(m: &serde_json::Value, key: &str) -> u64 {
+    m[key].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn retryable_failures_are_retried_and_the_client_sees_only_successes() {
+    let (a, b) = (PythonBackend::start("a"), PythonBackend::start("b"));
+    let bad = PythonBackend::answering("bad", 500);
+    let l = linkerd(
+        &[&a, &b, &bad],
+        "    responseClassifier:\n      kind: io.l5d.http.retryableRead5XX\n",
+    );
+    for _ in 0..150 {
+        let (status, headers, body) = http_get(l.addr, "/", &[("Host", "web")]);
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            headers
+                .iter()
+                .any(|(k, v)| k == "l5d-success-class" && v == "1.0"),
+            "{headers:?}"
+        );
+    }
+    let m = metrics(&l);
+    let retries = count(&m, "rt/http/service/svc/web/retries/total");
+    // A third of the attempts hit the failing backend: about 75 retries are expected.
+    assert!(retries >= 20, "{m}");
+    assert_eq!(count(&m, "rt/http/service/svc/web/success"), 150);
+    assert_eq!(count(&m, "rt/http/service/svc/web/failures"), 0);
+    assert!(
+        count(&m, "rt/http/client/#/io.l5d.fs/web/failures") >= retries,
+        "{m}"
+    );
+}
+
+#[test]
+fn the_retry_budget_caps_retries_at_its_percentage() {
+    let a = PythonBackend::start("a");
+    let bad = PythonBackend::answering("bad", 500);
+    let l = linkerd(
+        &[&a, &bad],
+        "    responseClassifier:\n      kind: io.l5d.http.retryableRead5XX\n    retries:\n      budget:\n        minRetriesPerSec: 0\n        percentCanRetry: 0.1\n        ttlSecs: 60\n",
+    );
+    let requests = 200;
+    let mut failed = 0;
+    for _ in 0..requests {
+        let (status, _, _) = http_get(l.addr, "/", &[("Host", "web")]);
+        if status == 500 {
+            failed += 1;
+        } else {
+            assert_eq!(status, 200);
+        }
+    }
+    let m = metrics(&l);
+    let retries = count(&m, "rt/http/service/svc/web/retries/total");
+    assert!(retries <= requests / 10, "at most 10% extra: {retries}");
+    assert!(retries >= 1, "{m}");
+    assert!(
+        count(&m, "rt/http/service/svc/web/retries/budget_exhausted") >= 1,
+        "{m}"
+    );
+    assert!(
+        failed >= 1,
+        "with the budget spent, failures reach the client"
+    );
+}
+
+#[test]
+fn non_read_requests_are_not_retried_by_the_read_classifier() {
+    let bad = PythonBackend::answering("bad", 500);
+    let l = linkerd(
+        &[&bad],
+        "    responseClassifier:\n      kind: io.l5d.http.retryableRead5XX\n",
+    );
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-D",
+            "-",
+            "-X",
+            "POST",
+            "-H",
+            "Host: web",
+            "-d",
+            "x",
+        ])
+        .arg(format!("http://{}/", l.addr))
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 500"), "{head}");
+    assert!(head.contains("l5d-success-class: 0.0"), "{head}");
+    let m = metrics(&l);
+    assert_eq!(count(&m, "rt/http/service/svc/web/retries/total"), 0, "{m}");
+    assert_eq!(count(&m, "rt/http/service/svc/web/failures"), 1, "{m}");
+}
