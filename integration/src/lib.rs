@@ -236,6 +236,7 @@ import json, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 name = sys.argv[1]
 status = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+port = int(sys.argv[3]) if len(sys.argv) > 3 else 0
 class Echo(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes; without this, Nagle's algorithm holds
@@ -265,7 +266,8 @@ class Echo(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = answer
     def log_message(self, *args):
         pass
-server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+ThreadingHTTPServer.allow_reuse_address = True
+server = ThreadingHTTPServer(("127.0.0.1", port), Echo)
 print("listening on %d" % server.server_address[1], file=sys.stderr, flush=True)
 server.serve_forever()
 "#;
@@ -278,8 +280,20 @@ impl PythonBackend {
 
     /// Starts a backend that answers every echo with `status` (a failing instance).
     pub fn answering(name: &str, status: u16) -> PythonBackend {
-        let status = status.to_string();
-        let mut process = Process::start(Path::new("python3"), &["-c", ECHO_SERVER, name, &status]);
+        Self::spawn(name, status, 0)
+    }
+
+    /// Starts a backend on `port` (an instance coming back where it was).
+    pub fn on_port(name: &str, port: u16) -> PythonBackend {
+        Self::spawn(name, 200, port)
+    }
+
+    fn spawn(name: &str, status: u16, port: u16) -> PythonBackend {
+        let (status, port) = (status.to_string(), port.to_string());
+        let mut process = Process::start(
+            Path::new("python3"),
+            &["-c", ECHO_SERVER, name, &status, &port],
+        );
         process.wait_for_stderr("listening on ", Duration::from_secs(30));
         let log = process.stderr_so_far();
         let port: u16 = log

@@ -147,3 +147,61 @@ fn non_read_requests_are_not_retried_by_the_read_classifier() {
     assert_eq!(count(&m, "rt/http/service/svc/web/retries/total"), 0, "{m}");
     assert_eq!(count(&m, "rt/http/service/svc/web/failures"), 1, "{m}");
 }
+
+#[test]
+fn a_killed_backend_is_routed_around_ejected_and_readmitted_when_it_returns() {
+    let a = PythonBackend::start("a");
+    let b = PythonBackend::start("b");
+    let port = b.addr.port();
+    let dir = temp_dir("retries-kill");
+    std::fs::write(
+        dir.join("web"),
+        format!("127.0.0.1 {}\n127.0.0.1 {port}\n", a.addr.port()),
+    )
+    .unwrap();
+    let config = dir.join("linkerd.yaml");
+    let yaml = format!(
+        "admin:\n  port: 0\nnamers:\n- kind: io.l5d.fs\n  rootDir: {}\nrouters:\n- protocol: http\n  dtab: /svc => /#/io.l5d.fs;\n  client:\n    failureAccrual:\n      kind: io.l5d.consecutiveFailures\n      failures: 2\n      backoff:\n        kind: constant\n        ms: 200\n  servers:\n  - port: 0\n",
+        dir.display()
+    );
+    std::fs::write(&config, yaml).unwrap();
+    let mut process = Process::start(Path::new(BIN), &[config.to_str().unwrap()]);
+    process.wait_for_stderr("linkerd is running", WAIT);
+    let l = Linkerd {
+        addr: process.logged_addr("serving router 'http' (protocol http) on "),
+        admin: process.logged_addr("admin server listening on "),
+        _process: process,
+    };
+    let backend = || {
+        let (status, _, body) = http_get(l.addr, "/", &[("Host", "web")]);
+        assert_eq!(status, 200, "no request may fail: {body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["backend"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    l5d_integration::eventually("both backends to serve", WAIT, || {
+        let seen: Vec<String> = (0..10).map(|_| backend()).collect();
+        (seen.iter().any(|s| s == "a") && seen.iter().any(|s| s == "b")).then_some(())
+    });
+    b.process.signal("KILL");
+    drop(b);
+    for _ in 0..50 {
+        assert_eq!(backend(), "a");
+    }
+    let client = "rt/http/client/#/io.l5d.fs/web";
+    let m = metrics(&l);
+    assert!(
+        count(&m, &format!("{client}/failure_accrual/removals")) >= 1,
+        "{m}"
+    );
+    let _back = PythonBackend::on_port("b", port);
+    l5d_integration::eventually("b to be readmitted", WAIT, || {
+        (0..10).any(|_| backend() == "b").then_some(())
+    });
+    let m = metrics(&l);
+    assert!(
+        count(&m, &format!("{client}/failure_accrual/revivals")) >= 1,
+        "{m}"
+    );
+}

@@ -31,6 +31,8 @@ pub struct ClientSettings {
     pub pool: Arc<PoolSettings>,
     /// `requestAttemptTimeoutMs`: the most one attempt may take to its response.
     pub attempt_timeout: Option<std::time::Duration>,
+    /// `requeueBudget`: how many requests may be sent again after a failed connect.
+    pub requeue_budget: l5d_core::retry::RetryBudget,
 }
 
 struct EndpointSet {

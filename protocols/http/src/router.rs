@@ -518,6 +518,7 @@ impl HttpRouter {
         client: &Client,
     ) -> Result<(Arc<Endpoint>, crate::pool::Conn), RouteError> {
         let mut requeues = 0;
+        client.settings.requeue_budget.deposit();
         // Endpoints this request could not connect to: a requeue goes elsewhere while
         // another endpoint is left (allocated only once a connect has failed).
         let mut failed: Vec<std::net::SocketAddr> = Vec::new();
@@ -556,7 +557,11 @@ impl HttpRouter {
                 Err(e) => {
                     client.record(&endpoint, false);
                     failed.push(endpoint.addr);
-                    if requeues >= MAX_REQUEUES.min(endpoints.len().saturating_mul(2)) {
+                    let exhausted = requeues >= MAX_REQUEUES.min(endpoints.len().saturating_mul(2));
+                    if exhausted || !client.settings.requeue_budget.try_withdraw() {
+                        if !exhausted {
+                            client.stats.requeue_budget_exhausted();
+                        }
                         return Err(RouteError::Backend(format!(
                             "{} ({}): {e}",
                             client.id, endpoint.addr

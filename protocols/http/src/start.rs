@@ -11,10 +11,11 @@ use l5d_core::config::RouterConfig;
 use l5d_core::accrual::Policy;
 use l5d_core::balance::AnyBalancer;
 use l5d_core::config::{
-    ClassifierConfig, ClientConfig, ClientParams, Configured, FailureAccrual, HostConnectionPool,
-    LoadBalancer, PathPattern, Retries, ServiceConfig, ServiceParams,
+    Budget, ClassifierConfig, ClientConfig, ClientParams, Configured, FailureAccrual,
+    HostConnectionPool, LoadBalancer, PathPattern, Retries, ServiceConfig, ServiceParams,
 };
 use l5d_core::naming::Path;
+use l5d_core::retry::RetryBudget;
 
 use crate::client::ClientSettings;
 use crate::config::{HttpRouterConfig, HttpServerConfig, StatusClassifier};
@@ -40,6 +41,7 @@ struct Layer {
     pool: Option<HostConnectionPool>,
     connect_timeout_ms: Option<u64>,
     attempt_timeout_ms: Option<u64>,
+    requeue_budget: Option<Budget>,
 }
 
 impl Layer {
@@ -51,6 +53,7 @@ impl Layer {
             pool: p.host_connection_pool.clone(),
             connect_timeout_ms: p.connect_timeout_ms,
             attempt_timeout_ms: p.request_attempt_timeout_ms,
+            requeue_budget: p.requeue_budget.clone(),
         }
     }
 }
@@ -86,6 +89,9 @@ fn client_settings(cfg: &ClientConfig) -> ClientSettingsFn {
             if l.attempt_timeout_ms.is_some() {
                 merged.attempt_timeout_ms = l.attempt_timeout_ms;
             }
+            if l.requeue_budget.is_some() {
+                merged.requeue_budget = l.requeue_budget.clone();
+            }
         }
         let connect_timeout =
             Duration::from_millis(merged.connect_timeout_ms.unwrap_or(CONNECT_TIMEOUT_MS));
@@ -94,6 +100,7 @@ fn client_settings(cfg: &ClientConfig) -> ClientSettingsFn {
             accrual: Policy::new(&merged.accrual.unwrap_or_default()),
             pool: Arc::new(PoolSettings::new(merged.pool.as_ref(), connect_timeout)),
             attempt_timeout: merged.attempt_timeout_ms.map(Duration::from_millis),
+            requeue_budget: RetryBudget::new(&merged.requeue_budget.unwrap_or_default()),
         }
     })
 }

@@ -201,6 +201,7 @@ pub struct ClientStats {
     timeouts: Counter,
     closed: Counter,
     attempt_timeouts: Counter,
+    requeue_budget_exhausted: Counter,
 }
 
 /// Finagle's exception names, kept so that dashboards built for Linkerd 1 keep working.
@@ -226,6 +227,7 @@ impl ClientStats {
             timeouts: scope.counter(CONNECT_TIMEOUT),
             closed: scope.counter(CHANNEL_CLOSED),
             attempt_timeouts: scope.counter(ATTEMPT_TIMEOUT),
+            requeue_budget_exhausted: scope.counter("retries/budget_exhausted"),
             requests: RequestStats::new(scope),
         }
     }
@@ -237,6 +239,11 @@ impl ClientStats {
         } else {
             self.connect_failures.incr();
         }
+    }
+
+    /// Counts a failed connect the requeue budget could not send elsewhere.
+    pub fn requeue_budget_exhausted(&self) {
+        self.requeue_budget_exhausted.incr();
     }
 
     /// Counts an attempt that exceeded `requestAttemptTimeoutMs`.
