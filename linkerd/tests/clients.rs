@@ -329,3 +329,27 @@ fn a_service_with_no_endpoints_is_a_503_and_comes_back_when_one_appears() {
         (status == 200).then_some(())
     });
 }
+
+#[test]
+fn sigterm_lets_accepted_requests_finish_and_refuses_new_ones() {
+    let a = PythonBackend::start("a");
+    let disco = temp_dir("clients-disco");
+    write_disco(&disco, &[a.addr.port()]);
+    let Linkerd {
+        _process: process,
+        addr,
+        ..
+    } = linkerd(&disco, "");
+    let n = 16 << 20;
+    // Several requests in flight on their own connections, each partly read.
+    let downloads: Vec<_> = (0..4).map(|_| start_download(addr, n)).collect();
+    process.signal("TERM");
+    eventually("the server to stop accepting", WAIT, || {
+        TcpStream::connect(addr).is_err().then_some(())
+    });
+    for d in downloads {
+        finish_download(d, n);
+    }
+    let done = process.wait(WAIT);
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+}
