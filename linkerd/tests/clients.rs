@@ -353,3 +353,76 @@ fn sigterm_lets_accepted_requests_finish_and_refuses_new_ones() {
     let done = process.wait(WAIT);
     assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
 }
+
+/// One request on a fresh connection: `Some(status)` if linkerd answered it (a whole
+/// response must arrive), `None` if the connection was refused or closed before any byte
+/// of a response (the request was not accepted).
+fn one_request(addr: SocketAddr) -> Option<u16> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    if s.write_all(b"GET /bytes/4096 HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return None;
+    }
+    let mut got = Vec::new();
+    match s.read_to_end(&mut got) {
+        Ok(_) if got.is_empty() => return None,
+        Err(_) if got.is_empty() => return None,
+        Ok(_) => {}
+        Err(e) => panic!("a response was cut short after {} bytes: {e}", got.len()),
+    }
+    let text = String::from_utf8_lossy(&got);
+    let status: u16 = text[9..12].parse().unwrap();
+    let body_at = text.find("\r\n\r\n").expect("a whole head") + 4;
+    assert_eq!(got.len() - body_at, 4096, "a whole body");
+    Some(status)
+}
+
+#[test]
+fn sigterm_during_a_load_run_completes_every_accepted_request() {
+    let a = PythonBackend::start("a");
+    let disco = temp_dir("clients-disco");
+    write_disco(&disco, &[a.addr.port()]);
+    let Linkerd {
+        _process: process,
+        addr,
+        ..
+    } = linkerd(&disco, "");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut ok, mut refused) = (0, 0);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match one_request(addr) {
+                        Some(status) => {
+                            assert_eq!(status, 200);
+                            ok += 1;
+                        }
+                        None => refused += 1,
+                    }
+                    if refused > 0 && TcpStream::connect(addr).is_err() {
+                        break;
+                    }
+                }
+                (ok, refused)
+            })
+        })
+        .collect();
+    eventually("the load to be flowing", WAIT, || {
+        let (_, _, body) = http_get(addr, "/", &[("Host", "web")]);
+        (!body.is_empty()).then_some(())
+    });
+    process.signal("TERM");
+    let done = process.wait(WAIT);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut answered = 0;
+    for w in workers {
+        let (ok, _) = w.join().expect("no accepted request was cut short");
+        answered += ok;
+    }
+    assert!(answered > 0);
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+}

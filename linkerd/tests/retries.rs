@@ -205,3 +205,84 @@ fn a_killed_backend_is_routed_around_ejected_and_readmitted_when_it_returns() {
         "{m}"
     );
 }
+
+/// A peer that accepts connections and resets each at once (SO_LINGER 0): a host whose
+/// process is wedged or whose port is taken over.
+struct Resetter {
+    _process: Process,
+    port: u16,
+}
+
+impl Resetter {
+    fn start() -> Resetter {
+        const SCRIPT: &str = r#"
+import socket, struct, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+s.listen(128)
+print("listening on %d" % s.getsockname()[1], file=sys.stderr, flush=True)
+while True:
+    c, _ = s.accept()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+"#;
+        let mut process = Process::start(Path::new("python3"), &["-c", SCRIPT]);
+        process.wait_for_stderr("listening on ", WAIT);
+        let port = process
+            .stderr_so_far()
+            .lines()
+            .find_map(|l| l.strip_prefix("listening on "))
+            .and_then(|p| p.trim().parse().ok())
+            .expect("the resetter logs its port");
+        Resetter {
+            _process: process,
+            port,
+        }
+    }
+}
+
+#[test]
+fn a_backend_that_resets_connections_is_retried_around_and_ejected() {
+    let (a, b) = (PythonBackend::start("a"), PythonBackend::start("b"));
+    let resetter = Resetter::start();
+    let dir = temp_dir("retries-reset");
+    std::fs::write(
+        dir.join("web"),
+        format!(
+            "127.0.0.1 {}\n127.0.0.1 {}\n127.0.0.1 {}\n",
+            a.addr.port(),
+            b.addr.port(),
+            resetter.port
+        ),
+    )
+    .unwrap();
+    let config = dir.join("linkerd.yaml");
+    let yaml = format!(
+        "admin:\n  port: 0\nnamers:\n- kind: io.l5d.fs\n  rootDir: {}\nrouters:\n- protocol: http\n  dtab: /svc => /#/io.l5d.fs;\n  service:\n    responseClassifier:\n      kind: io.l5d.http.retryableRead5XX\n  client:\n    failureAccrual:\n      kind: io.l5d.consecutiveFailures\n      failures: 3\n      backoff:\n        kind: constant\n        ms: 60000\n  servers:\n  - port: 0\n",
+        dir.display()
+    );
+    std::fs::write(&config, yaml).unwrap();
+    let mut process = Process::start(Path::new(BIN), &[config.to_str().unwrap()]);
+    process.wait_for_stderr("linkerd is running", WAIT);
+    let l = Linkerd {
+        addr: process.logged_addr("serving router 'http' (protocol http) on "),
+        admin: process.logged_addr("admin server listening on "),
+        _process: process,
+    };
+    let requests = 100;
+    for _ in 0..requests {
+        let (status, _, body) = http_get(l.addr, "/", &[("Host", "web")]);
+        assert_eq!(status, 200, "no request may fail: {body}");
+    }
+    let m = metrics(&l);
+    let client = "rt/http/client/#/io.l5d.fs/web";
+    // Each request was answered once: the successes the client saw are the requests.
+    assert_eq!(count(&m, &format!("{client}/status/200")), requests, "{m}");
+    assert_eq!(count(&m, "rt/http/service/svc/web/success"), requests);
+    assert!(
+        count(&m, &format!("{client}/failure_accrual/removals")) >= 1,
+        "{m}"
+    );
+    assert_eq!(m[format!("{client}/loadbalancer/available")], 2.0, "{m}");
+}

@@ -6,6 +6,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 
 use crate::config::StatusClassifier;
+use crate::error::RouteError;
 
 /// The classification a linkerd puts on its responses (`1.0` success, `0.0` failure); a
 /// linkerd receiving it from the next hop uses it instead of its own.
@@ -75,6 +76,24 @@ pub fn classify(
     Class::Failure { retryable }
 }
 
+/// Classifies a request linkerd could not get a response for: one that provably never
+/// reached a server may always be retried; a failed exchange (a connection closed or
+/// reset mid-way) may be retried when the classifier retries 5XX for its method, as
+/// Linkerd 1's classifiers treat exceptions; linkerd's own refusals are not retried.
+pub fn classify_error(classifier: StatusClassifier, method: &Method, err: &RouteError) -> Class {
+    let retryable = match err {
+        RouteError::Unsent(_) | RouteError::Refused(_) => true,
+        RouteError::Backend(_) => match classifier {
+            StatusClassifier::NonRetryable5XX | StatusClassifier::AllSuccessful => false,
+            StatusClassifier::RetryableRead5XX => is_read(method),
+            StatusClassifier::RetryableIdempotent5XX => is_idempotent(method),
+            StatusClassifier::RetryableAll5XX => true,
+        },
+        _ => false,
+    };
+    Class::Failure { retryable }
+}
+
 /// Records the classification on a response for the linkerd (or client) before this one.
 pub fn mark(headers: &mut HeaderMap, class: Class) {
     let v = if class.is_success() { "1.0" } else { "0.0" };
@@ -103,6 +122,34 @@ mod tests {
         assert_eq!(c(RetryableIdempotent5XX, Method::POST, 500), fail(false));
         assert_eq!(c(RetryableAll5XX, Method::POST, 500), fail(true));
         assert_eq!(c(AllSuccessful, Method::GET, 500), Class::Success);
+    }
+
+    #[test]
+    fn failed_exchanges_follow_the_classifier_and_unsent_requests_always_retry() {
+        let backend = RouteError::Backend("reset".into());
+        let unsent = RouteError::Unsent("refused".into());
+        let fail = |retryable| Class::Failure { retryable };
+        assert_eq!(
+            classify_error(NonRetryable5XX, &Method::POST, &unsent),
+            fail(true)
+        );
+        assert_eq!(
+            classify_error(NonRetryable5XX, &Method::GET, &backend),
+            fail(false)
+        );
+        assert_eq!(
+            classify_error(RetryableRead5XX, &Method::GET, &backend),
+            fail(true)
+        );
+        assert_eq!(
+            classify_error(RetryableRead5XX, &Method::POST, &backend),
+            fail(false)
+        );
+        let timeout = RouteError::Timeout("t".into());
+        assert_eq!(
+            classify_error(RetryableAll5XX, &Method::GET, &timeout),
+            fail(false)
+        );
     }
 
     #[test]

@@ -23,6 +23,13 @@ pub enum RouteError {
     /// The name is bound but its address set is empty (503, as the HTTP router issue
     /// specifies; Linkerd 1 answered 502).
     NoEndpoints(String),
+    /// The request provably never reached a server (every connect failed, or the
+    /// connection closed before it was written): safe to retry, which `l5d-retryable`
+    /// tells the client.
+    Unsent(String),
+    /// Every endpoint tried refused the connection (after requeues): the request never
+    /// reached a server (502, with `l5d-retryable`).
+    Refused(String),
     /// Connecting to or talking with the chosen endpoint failed.
     Backend(String),
     /// The request ran out of time (binding, an attempt, or the total budget).
@@ -39,7 +46,10 @@ impl RouteError {
     pub fn status(&self) -> StatusCode {
         match self {
             RouteError::BadRequest(_) | RouteError::CallDepth(_) => StatusCode::BAD_REQUEST,
-            RouteError::NoRoute(_) | RouteError::Backend(_) => StatusCode::BAD_GATEWAY,
+            RouteError::NoRoute(_)
+            | RouteError::Backend(_)
+            | RouteError::Unsent(_)
+            | RouteError::Refused(_) => StatusCode::BAD_GATEWAY,
             RouteError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             RouteError::Overloaded(_) | RouteError::NoEndpoints(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -58,6 +68,8 @@ impl RouteError {
             | RouteError::NoRoute(m)
             | RouteError::NoEndpoints(m)
             | RouteError::Backend(m)
+            | RouteError::Unsent(m)
+            | RouteError::Refused(m)
             | RouteError::Timeout(m)
             | RouteError::Overloaded(m)
             | RouteError::TooLarge(m) => m.clone(),
@@ -135,6 +147,12 @@ pub fn respond(
     if let Ok(v) = HeaderValue::try_from(header) {
         rsp.headers_mut().insert(L5D_ERR, v);
     }
+    if let RouteError::Unsent(_) | RouteError::Refused(_) = err {
+        rsp.headers_mut().insert(
+            crate::classify::L5D_RETRYABLE,
+            HeaderValue::from_static("true"),
+        );
+    }
     rsp
 }
 
@@ -168,6 +186,7 @@ mod tests {
             (RouteError::Overloaded("x".into()), 503),
             (RouteError::TooLarge("x".into()), 413),
             (RouteError::NoEndpoints("x".into()), 503),
+            (RouteError::Unsent("x".into()), 502),
         ];
         for (err, status) in cases {
             let rsp = respond(&err, 8192, 5 << 20);

@@ -53,6 +53,13 @@ const MAX_CLIENTS: usize = 1000;
 /// Finagle's limit on requeues of one request.
 const MAX_REQUEUES: usize = 25;
 
+/// How many pooled connections a request tries when each turns out closed before it
+/// could be written; then it is answered as unsent (and retryable).
+const MAX_STALE: usize = 3;
+
+/// The most retries of one request, whatever the budget holds.
+const MAX_RETRIES: u32 = 25;
+
 /// The router's limits.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -364,10 +371,13 @@ impl HttpRouter {
                 Ok(rsp) => {
                     classify::classify(service.classifier, &method, rsp.status(), rsp.headers())
                 }
-                Err(_) => Class::Failure { retryable: false },
+                Err(e) => classify::classify_error(service.classifier, &method, e),
             };
+            // A request every endpoint refused has been requeued already; retrying it
+            // would only spend the budget on the same refusals.
+            let requeued = matches!(result, Err(RouteError::Refused(_)));
             if let Class::Failure { retryable: true } = class {
-                if replay.is_some() {
+                if replay.is_some() && !requeued && retries < MAX_RETRIES {
                     if service.budget.try_withdraw() {
                         service.stats.retried();
                         tokio::time::sleep(service.backoffs.wait(retries)).await;
@@ -433,15 +443,16 @@ impl HttpRouter {
                 match conn.sender().try_send_request(req).await {
                     Ok(rsp) => break Ok(rsp),
                     Err(mut e) => match e.take_message() {
-                        Some(unsent) if attempts < MAX_REQUEUES => {
+                        Some(unsent) if attempts < MAX_STALE => {
                             attempts += 1;
                             req = unsent;
                             conn = match endpoint.connection().await {
                                 Ok(c) => c,
-                                Err(e) => break Err(e.to_string()),
+                                Err(e) => break Err((e.to_string(), true)),
                             };
                         }
-                        _ => break Err(e.into_error().to_string()),
+                        Some(_) => break Err((e.into_error().to_string(), true)),
+                        None => break Err((e.into_error().to_string(), false)),
                     },
                 }
             }
@@ -466,15 +477,17 @@ impl HttpRouter {
         };
         let rsp = match sent {
             Ok(rsp) => rsp,
-            Err(e) => {
+            Err((e, unsent)) => {
                 drop(load);
                 stats.channel_closed();
                 stats.requests.record_failure(start.elapsed());
                 client.record(&endpoint, false);
-                return Err(RouteError::Backend(format!(
-                    "{} ({}): {e}",
-                    client.id, endpoint.addr
-                )));
+                let message = format!("{} ({}): {e}", client.id, endpoint.addr);
+                return Err(if unsent {
+                    RouteError::Unsent(message)
+                } else {
+                    RouteError::Backend(message)
+                });
             }
         };
         load.finish();
@@ -562,7 +575,7 @@ impl HttpRouter {
                         if !exhausted {
                             client.stats.requeue_budget_exhausted();
                         }
-                        return Err(RouteError::Backend(format!(
+                        return Err(RouteError::Refused(format!(
                             "{} ({}): {e}",
                             client.id, endpoint.addr
                         )));
