@@ -66,14 +66,19 @@ pub fn classify(
     if success {
         return Class::Success;
     }
-    let retryable = retryable_header
-        || match classifier {
-            StatusClassifier::NonRetryable5XX | StatusClassifier::AllSuccessful => false,
-            StatusClassifier::RetryableRead5XX => is_read(method),
-            StatusClassifier::RetryableIdempotent5XX => is_idempotent(method),
-            StatusClassifier::RetryableAll5XX => true,
-        };
+    let retryable = retryable_header || may_retry(classifier, method);
     Class::Failure { retryable }
+}
+
+/// Whether `classifier` may call a failed `method` request retryable (so its body is
+/// worth keeping for another attempt).
+pub fn may_retry(classifier: StatusClassifier, method: &Method) -> bool {
+    match classifier {
+        StatusClassifier::NonRetryable5XX | StatusClassifier::AllSuccessful => false,
+        StatusClassifier::RetryableRead5XX => is_read(method),
+        StatusClassifier::RetryableIdempotent5XX => is_idempotent(method),
+        StatusClassifier::RetryableAll5XX => true,
+    }
 }
 
 /// Classifies a request linkerd could not get a response for: one that provably never
@@ -83,12 +88,7 @@ pub fn classify(
 pub fn classify_error(classifier: StatusClassifier, method: &Method, err: &RouteError) -> Class {
     let retryable = match err {
         RouteError::Unsent(_) | RouteError::Refused(_) => true,
-        RouteError::Backend(_) => match classifier {
-            StatusClassifier::NonRetryable5XX | StatusClassifier::AllSuccessful => false,
-            StatusClassifier::RetryableRead5XX => is_read(method),
-            StatusClassifier::RetryableIdempotent5XX => is_idempotent(method),
-            StatusClassifier::RetryableAll5XX => true,
-        },
+        RouteError::Backend(_) => may_retry(classifier, method),
         _ => false,
     };
     Class::Failure { retryable }

@@ -344,16 +344,24 @@ impl HttpRouter {
         service.budget.deposit();
         // Bodies are buffered whole when streaming is off, and when small enough to be
         // sent again; larger ones stream and their requests are never retried.
-        let replayable = match self.limits.buffer_limit {
+        // Bodies are buffered whole when streaming is off, and when the classifier may
+        // retry the request and the body is small enough to be sent again; otherwise they
+        // stream and the request is sent once.
+        let may_retry = classify::may_retry(service.classifier, &parts.method);
+        let buffer = match self.limits.buffer_limit {
             Some(limit) => Some(limit),
-            None => fits_retry_buffer(&parts.headers).then_some(RETRY_BUFFER),
+            None => (may_retry && fits_retry_buffer(&parts.headers)).then_some(RETRY_BUFFER),
         };
-        let (mut first, replay) = match replayable {
+        let (mut first, replay) = match buffer {
             None => (Some((parts, Either::Left(body))), None),
             Some(limit) => {
                 // Buffered before a connection is taken, so a refused body costs none.
                 let bytes = Box::pin(buffer_request(&parts, body, limit)).await?;
-                (None, Some((parts, bytes)))
+                if may_retry {
+                    (None, Some((parts, bytes)))
+                } else {
+                    (Some((parts, Either::Right(Full::new(bytes)))), None)
+                }
             }
         };
         let mut retries = 0u32;
