@@ -412,3 +412,29 @@ fn a_server_with_clear_context_ignores_l5d_headers_from_clients() {
     assert_eq!(seen["backend"], "a", "the client's dtab was dropped");
     assert!(seen["headers"].get("l5d-ctx-secret").is_none());
 }
+
+#[test]
+fn with_the_zipkin_propagator_trace_context_travels_in_b3_headers() {
+    let a = PythonBackend::start("a");
+    let l = linkerd(
+        "",
+        &format!(
+            "  tracePropagator:\n    kind: io.l5d.zipkin\n  dtab: /svc/web => {};\n",
+            inet(&a)
+        ),
+    );
+    let (status, _, body) = curl(
+        &l,
+        "/",
+        &[
+            "Host: web",
+            "x-b3-traceid: 00000000000000aa",
+            "x-b3-spanid: 00000000000000bb",
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    let seen = json(&body);
+    assert_eq!(seen["headers"]["x-b3-traceid"], "00000000000000aa");
+    assert_eq!(seen["headers"]["x-b3-parentspanid"], "00000000000000bb");
+    assert!(seen["headers"].get("l5d-ctx-trace").is_none(), "{seen}");
+}

@@ -28,7 +28,7 @@ use l5d_core::var::{Activity, State};
 
 use crate::classify::{self, Class};
 use crate::client::{Client, ClientSettings};
-use crate::config::StatusClassifier;
+use crate::config::{StatusClassifier, TracePropagator};
 use crate::deadline;
 use crate::error::{no_route_message, respond, RouteError};
 use crate::headers::{
@@ -72,6 +72,8 @@ pub struct Limits {
     /// With `streamingEnabled: false`, messages are buffered whole, up to this many
     /// bytes (Finagle's 5 MiB); `None` streams them.
     pub buffer_limit: Option<usize>,
+    /// `tracePropagator`: the headers trace context travels in.
+    pub propagator: TracePropagator,
 }
 
 /// Makes the settings of the client for a bound id (from `routers[].client`).
@@ -430,7 +432,10 @@ impl HttpRouter {
             None => headers.remove(L5D_DST_RESIDUAL),
         };
         forward_dtab(headers, &dst.local_dtab).map_err(RouteError::BadRequest)?;
-        crate::trace::forward(headers, &self.rng);
+        match self.limits.propagator {
+            TracePropagator::Linkerd => crate::trace::forward(headers, &self.rng),
+            TracePropagator::Zipkin => crate::trace::forward_b3(headers, &self.rng),
+        }
         if !headers.contains_key(HOST) {
             // An HTTP/1.0 request may come without a Host; it leaves as HTTP/1.1, which
             // requires one.

@@ -18,7 +18,7 @@ use l5d_core::naming::Path;
 use l5d_core::retry::RetryBudget;
 
 use crate::client::ClientSettings;
-use crate::config::{HttpRouterConfig, HttpServerConfig, StatusClassifier};
+use crate::config::{HttpRouterConfig, HttpServerConfig, StatusClassifier, TracePropagator};
 use crate::forwarded::Additions;
 use crate::identify::{build, HeaderToken, HttpIdentifier, NameReader};
 use crate::pool::PoolSettings;
@@ -211,6 +211,7 @@ pub async fn start(
         max_headers: own.max_headers_kb as usize * 1024,
         max_err_body: own.max_err_response_kb as usize * 1024,
         buffer_limit: (!own.streaming_enabled).then_some(BUFFER_LIMIT),
+        propagator: own.trace_propagator.unwrap_or(TracePropagator::Linkerd),
     };
     let router = Arc::new(HttpRouter::new(
         cfg.label.clone(),

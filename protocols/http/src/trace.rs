@@ -5,6 +5,10 @@
 //!
 //! Each forwarded request is a new span: a child of the incoming one (same trace, the
 //! incoming span as parent), or the root of a new trace when none came in.
+//!
+//! With `tracePropagator: io.l5d.zipkin` the same ids travel in Zipkin's B3 headers
+//! (`x-b3-traceid`, `x-b3-spanid`, `x-b3-parentspanid`, `x-b3-sampled`, `x-b3-flags`)
+//! instead.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -83,6 +87,68 @@ impl TraceId {
             flags: 0,
             trace_high: None,
         }
+    }
+}
+
+/// Zipkin's B3 headers.
+const B3_TRACE: HeaderName = HeaderName::from_static("x-b3-traceid");
+const B3_SPAN: HeaderName = HeaderName::from_static("x-b3-spanid");
+const B3_PARENT: HeaderName = HeaderName::from_static("x-b3-parentspanid");
+const B3_SAMPLED: HeaderName = HeaderName::from_static("x-b3-sampled");
+const B3_FLAGS: HeaderName = HeaderName::from_static("x-b3-flags");
+/// Finagle's debug flag.
+const DEBUG: u64 = 1;
+
+fn hex(headers: &HeaderMap, name: &HeaderName) -> Option<u64> {
+    let v = headers.get(name)?.to_str().ok()?;
+    // A 128-bit trace id keeps its low 64 bits here, its high half in `trace_high`.
+    let low = if v.len() > 16 { &v[v.len() - 16..] } else { v };
+    u64::from_str_radix(low, 16).ok()
+}
+
+/// Replaces a request's incoming B3 headers with those of the span linkerd starts.
+pub fn forward_b3(headers: &mut HeaderMap, rng: &Rng) {
+    let incoming = match (hex(headers, &B3_TRACE), hex(headers, &B3_SPAN)) {
+        (Some(trace), Some(span)) => Some(TraceId {
+            span,
+            parent: hex(headers, &B3_PARENT).unwrap_or(span),
+            trace,
+            flags: 0,
+            trace_high: headers
+                .get(&B3_TRACE)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| v.len() == 32)
+                .and_then(|v| u64::from_str_radix(&v[..16], 16).ok()),
+        }),
+        _ => None,
+    };
+    let sampled = headers.get(&B3_SAMPLED).and_then(|v| match v.as_bytes() {
+        b"1" | b"true" => Some(true),
+        b"0" | b"false" => Some(false),
+        _ => None,
+    });
+    let debug = headers.get(&B3_FLAGS).is_some_and(|v| v.as_bytes() == b"1");
+    let mut id = match incoming {
+        Some(parent) => parent.child(rng.next_u64()),
+        None => TraceId::root(rng.next_u64()),
+    };
+    if debug {
+        id.flags |= DEBUG;
+    }
+    let mut set = |name: HeaderName, value: String| {
+        if let Ok(v) = HeaderValue::try_from(value) {
+            headers.insert(name, v);
+        }
+    };
+    let trace = match id.trace_high {
+        Some(high) => format!("{high:016x}{:016x}", id.trace),
+        None => format!("{:016x}", id.trace),
+    };
+    set(B3_TRACE, trace);
+    set(B3_SPAN, format!("{:016x}", id.span));
+    set(B3_PARENT, format!("{:016x}", id.parent));
+    if let Some(s) = sampled {
+        set(B3_SAMPLED, if s { "1" } else { "0" }.to_string());
     }
 }
 
@@ -176,6 +242,26 @@ mod tests {
         forward(&mut h, &Rng::seeded(1));
         let id = trace_of(&h);
         assert_eq!(id.trace, id.span, "a new root");
+    }
+
+    #[test]
+    fn b3_headers_continue_the_trace_as_a_child_span() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            B3_TRACE,
+            HeaderValue::from_static("463ac35c9f6413ad48485a3953bb6124"),
+        );
+        h.insert(B3_SPAN, HeaderValue::from_static("a2fb4a1d1a96d312"));
+        h.insert(B3_SAMPLED, HeaderValue::from_static("1"));
+        forward_b3(&mut h, &Rng::seeded(4));
+        assert_eq!(h[&B3_TRACE], "463ac35c9f6413ad48485a3953bb6124");
+        assert_eq!(h[&B3_PARENT], "a2fb4a1d1a96d312");
+        assert_ne!(h[&B3_SPAN], "a2fb4a1d1a96d312");
+        assert_eq!(h[&B3_SPAN].len(), 16);
+        assert_eq!(h[&B3_SAMPLED], "1");
+        let mut fresh = HeaderMap::new();
+        forward_b3(&mut fresh, &Rng::seeded(4));
+        assert_eq!(fresh[&B3_TRACE], fresh[&B3_SPAN], "a new root");
     }
 
     #[test]
