@@ -220,6 +220,43 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A linkerd process started for a test, and the addresses it logged.
+pub struct Linkerd {
+    /// The process (stopped when this drops).
+    pub process: Process,
+    /// Where the router's first server listens.
+    pub addr: std::net::SocketAddr,
+    /// Where the admin server listens.
+    pub admin: std::net::SocketAddr,
+}
+
+impl Linkerd {
+    /// Writes `yaml` to a fresh config file, starts the linkerd binary `bin` on it, waits
+    /// until it runs and reads where router `label`'s first server and the admin server
+    /// listen (the config should ask for port 0 on both).
+    pub fn start(bin: &Path, yaml: &str, label: &str) -> Linkerd {
+        let config = temp_dir("linkerd").join("linkerd.yaml");
+        std::fs::write(&config, yaml).expect("write the config");
+        let config = config.to_str().expect("a UTF-8 temp path").to_string();
+        let mut process = Process::start(bin, &[&config]);
+        process.wait_for_stderr("linkerd is running", Duration::from_secs(30));
+        let addr = process.logged_addr(&format!("serving router '{label}' (protocol http) on "));
+        let admin = process.logged_addr("admin server listening on ");
+        Linkerd {
+            process,
+            addr,
+            admin,
+        }
+    }
+
+    /// `/admin/metrics.json`, parsed.
+    pub fn metrics(&self) -> serde_json::Value {
+        let (status, _, body) = http_get(self.admin, "/admin/metrics.json", &[]);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+    }
+}
+
 /// A backend for end-to-end tests: Python's standard-library HTTP server (a peer nobody
 /// here wrote), with a handler that answers every request with JSON naming the backend and
 /// echoing the method, path, headers and body length it received; `/bytes/<n>` answers `n`

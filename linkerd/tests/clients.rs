@@ -8,46 +8,23 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
-use l5d_integration::{eventually, http_get, temp_dir, Process, PythonBackend};
+use l5d_integration::{eventually, http_get, temp_dir, Linkerd, Process, PythonBackend};
 
 const BIN: &str = env!("CARGO_BIN_EXE_linkerd");
 const WAIT: Duration = Duration::from_secs(30);
 
-struct Linkerd {
-    _process: Process,
-    addr: SocketAddr,
-    admin: SocketAddr,
-}
-
 /// linkerd with an io.l5d.fs namer over `disco` and one http router sending `/svc` to
 /// it, with `router_extra` added to the router's keys.
 fn linkerd(disco: &Path, router_extra: &str) -> Linkerd {
-    let dir = temp_dir("clients");
-    let config = dir.join("linkerd.yaml");
     let yaml = format!(
         "admin:\n  port: 0\nnamers:\n- kind: io.l5d.fs\n  rootDir: {}\nrouters:\n- protocol: http\n  dtab: /svc => /#/io.l5d.fs;\n  servers:\n  - port: 0\n{router_extra}",
         disco.display()
     );
-    std::fs::write(&config, yaml).unwrap();
-    let mut process = Process::start(Path::new(BIN), &[config.to_str().unwrap()]);
-    process.wait_for_stderr("linkerd is running", WAIT);
-    let addr = process.logged_addr("serving router 'http' (protocol http) on ");
-    let admin = process.logged_addr("admin server listening on ");
-    Linkerd {
-        _process: process,
-        addr,
-        admin,
-    }
+    Linkerd::start(Path::new(BIN), &yaml, "http")
 }
 
 fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
-}
-
-fn metrics(l: &Linkerd) -> serde_json::Value {
-    let (status, _, body) = http_get(l.admin, "/admin/metrics.json", &[]);
-    assert_eq!(status, 200);
-    json(&body)
 }
 
 fn backend_of(l: &Linkerd) -> String {
@@ -76,7 +53,7 @@ fn clients_and_services_have_metrics_and_client_state() {
     for _ in 0..3 {
         assert_eq!(backend_of(&l), "a");
     }
-    let m = metrics(&l);
+    let m = l.metrics();
     assert_eq!(m["rt/http/service/svc/web/requests"], 3, "{m}");
     assert_eq!(m["rt/http/service/svc/web/success"], 3);
     assert_eq!(m["rt/http/service/svc/web/pending"], 0.0);
@@ -127,7 +104,7 @@ fn a_dead_endpoint_is_routed_around_and_marked_dead() {
             "every request reaches the live endpoint"
         );
     }
-    let m = metrics(&l);
+    let m = l.metrics();
     let client = "rt/http/client/#/io.l5d.fs/web";
     assert_eq!(m[format!("{client}/loadbalancer/size")], 2.0, "{m}");
     assert_eq!(m[format!("{client}/loadbalancer/available")], 1.0, "{m}");
@@ -233,10 +210,10 @@ fn the_connection_pool_bounds_connections_and_waiters_and_closes_idle_ones() {
     });
     let client = "rt/http/client/#/io.l5d.fs/web";
     eventually("the idle connection to be closed", WAIT, || {
-        let m = metrics(&l);
+        let m = l.metrics();
         (m[format!("{client}/connections")] == 0.0).then_some(())
     });
-    assert!(metrics(&l)[format!("{client}/connects")].as_u64().unwrap() >= 1);
+    assert!(l.metrics()[format!("{client}/connects")].as_u64().unwrap() >= 1);
 }
 
 #[test]
@@ -287,7 +264,7 @@ fn admin_shutdown_drains_requests_in_flight_then_exits() {
     let disco = temp_dir("clients-disco");
     write_disco(&disco, &[a.addr.port()]);
     let Linkerd {
-        _process: process,
+        process,
         addr,
         admin,
     } = linkerd(&disco, "");
@@ -335,11 +312,7 @@ fn sigterm_lets_accepted_requests_finish_and_refuses_new_ones() {
     let a = PythonBackend::start("a");
     let disco = temp_dir("clients-disco");
     write_disco(&disco, &[a.addr.port()]);
-    let Linkerd {
-        _process: process,
-        addr,
-        ..
-    } = linkerd(&disco, "");
+    let Linkerd { process, addr, .. } = linkerd(&disco, "");
     let n = 16 << 20;
     // Several requests in flight on their own connections, each partly read.
     let downloads: Vec<_> = (0..4).map(|_| start_download(addr, n)).collect();
@@ -384,11 +357,7 @@ fn sigterm_during_a_load_run_completes_every_accepted_request() {
     let a = PythonBackend::start("a");
     let disco = temp_dir("clients-disco");
     write_disco(&disco, &[a.addr.port()]);
-    let Linkerd {
-        _process: process,
-        addr,
-        ..
-    } = linkerd(&disco, "");
+    let Linkerd { process, addr, .. } = linkerd(&disco, "");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let workers: Vec<_> = (0..4)
         .map(|_| {

@@ -2,41 +2,23 @@
 //! socket) and real backends (Python's HTTP server).
 
 use std::io::{Read, Write};
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use l5d_integration::{eventually, http_get, temp_dir, Process, PythonBackend};
+use l5d_integration::{eventually, http_get, temp_dir, Linkerd, PythonBackend};
 
 const BIN: &str = env!("CARGO_BIN_EXE_linkerd");
 const WAIT: Duration = Duration::from_secs(30);
-
-struct Linkerd {
-    _process: Process,
-    addr: SocketAddr,
-    admin: SocketAddr,
-}
 
 /// Starts linkerd with one http router (label `http`, server on an ephemeral port) with
 /// `router_extra` added to the router's keys (YAML, indented two spaces), and `top` added at
 /// the top level.
 fn linkerd(top: &str, router_extra: &str) -> Linkerd {
-    let dir = temp_dir("http");
-    let config = dir.join("linkerd.yaml");
     let yaml = format!(
         "admin:\n  port: 0\n{top}routers:\n- protocol: http\n  servers:\n  - port: 0\n{router_extra}"
     );
-    std::fs::write(&config, yaml).unwrap();
-    let mut process = Process::start(Path::new(BIN), &[config.to_str().unwrap()]);
-    process.wait_for_stderr("linkerd is running", WAIT);
-    let addr = process.logged_addr("serving router 'http' (protocol http) on ");
-    let admin = process.logged_addr("admin server listening on ");
-    Linkerd {
-        _process: process,
-        addr,
-        admin,
-    }
+    Linkerd::start(Path::new(BIN), &yaml, "http")
 }
 
 fn inet(b: &PythonBackend) -> String {
@@ -49,6 +31,11 @@ fn json(body: &str) -> serde_json::Value {
 
 /// curl through linkerd; returns (status, response headers as text, body).
 fn curl(l: &Linkerd, path: &str, headers: &[&str]) -> (u16, String, String) {
+    curl_with(l, path, headers, &[])
+}
+
+/// curl through linkerd with `extra` arguments (a later `--max-time` wins).
+fn curl_with(l: &Linkerd, path: &str, headers: &[&str], extra: &[&str]) -> (u16, String, String) {
     let dir = temp_dir("curl");
     let head = dir.join("head");
     let mut cmd = Command::new("curl");
@@ -67,6 +54,7 @@ fn curl(l: &Linkerd, path: &str, headers: &[&str]) -> (u16, String, String) {
         cmd.args(["-H", h]);
     }
     let out = cmd
+        .args(extra)
         .arg(format!("http://{}{path}", l.addr))
         .output()
         .expect("curl runs");
@@ -315,25 +303,14 @@ fn servers_add_forwarded_and_timestamp_headers_when_configured() {
 
 /// curl uploading `len` bytes through linkerd; returns (status, response headers, body).
 fn upload(l: &Linkerd, len: usize) -> (u16, String, String) {
-    let dir = temp_dir("http-upload");
-    let file = dir.join("upload");
+    let file = temp_dir("http-upload").join("upload");
     std::fs::write(&file, vec![b'u'; len]).unwrap();
-    let head = dir.join("head");
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "60", "-H", "Host: web", "-D"])
-        .arg(&head)
-        .args(["-w", "\n%{http_code}", "--data-binary"])
-        .arg(format!("@{}", file.display()))
-        .arg(format!("http://{}/upload", l.addr))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').expect("a status");
-    let head = std::fs::read_to_string(head).unwrap_or_default();
-    (
-        code.parse().unwrap(),
-        head.to_ascii_lowercase(),
-        body.to_string(),
+    let data = format!("@{}", file.display());
+    curl_with(
+        l,
+        "/upload",
+        &["Host: web"],
+        &["--max-time", "60", "--data-binary", &data],
     )
 }
 

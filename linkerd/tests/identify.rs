@@ -9,28 +9,15 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use l5d_integration::{http_get, temp_dir, Process, PythonBackend};
+use l5d_integration::{http_get, Linkerd, PythonBackend};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_linkerd");
 const WAIT: Duration = Duration::from_secs(30);
 
-struct Linkerd {
-    _process: Process,
-    addr: SocketAddr,
-}
-
 /// Starts linkerd from the whole config `yaml` and waits for its one router to serve.
 fn start(yaml: &str) -> Linkerd {
-    let config = temp_dir("identify").join("linkerd.yaml");
-    std::fs::write(&config, yaml).unwrap();
-    let mut process = Process::start(Path::new(BIN), &[config.to_str().unwrap()]);
-    process.wait_for_stderr("linkerd is running", WAIT);
-    let addr = process.logged_addr("(protocol http) on ");
-    Linkerd {
-        _process: process,
-        addr,
-    }
+    Linkerd::start(Path::new(BIN), yaml, "http")
 }
 
 /// Starts linkerd with one http router (server on an ephemeral port) whose keys are

@@ -4,7 +4,6 @@
 //! only the instances on its own host. Real processes throughout: curl, two linkerds,
 //! Python backends; discovery is an `io.l5d.fs` directory both linkerds read.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -13,38 +12,21 @@ use l5d_core::binding::NameInterpreter;
 use l5d_core::config::{build_namers, load_linkerd, BuildContext, InterpreterContext};
 use l5d_core::naming::{NameTree, Path as NamePath};
 use l5d_core::var::State;
-use l5d_integration::{eventually, http_get, temp_dir, Process, PythonBackend};
+use l5d_integration::{eventually, http_get, temp_dir, Linkerd, PythonBackend};
 
 const BIN: &str = env!("CARGO_BIN_EXE_linkerd");
 const WAIT: Duration = Duration::from_secs(30);
 
-struct Linkerd {
-    _process: Process,
-    addr: SocketAddr,
-    admin: SocketAddr,
-}
-
 /// Starts linkerd with the fs namer over `disco` and one router `label` whose default
 /// interpreter has `transformer` (YAML flow mapping).
 fn linkerd(disco: &Path, label: &str, transformer: &str) -> Linkerd {
-    let dir = temp_dir("l2l");
-    let config = dir.join("linkerd.yaml");
     let yaml = format!(
         "admin:\n  port: 0\nnamers:\n- kind: io.l5d.fs\n  rootDir: {}\nrouters:\n- protocol: \
          http\n  label: {label}\n  interpreter:\n    kind: default\n    transformers:\n    - \
          {transformer}\n  dtab: /svc => /#/io.l5d.fs;\n  servers:\n  - port: 0\n",
         disco.display()
     );
-    std::fs::write(&config, yaml).unwrap();
-    let mut process = Process::start(Path::new(BIN), &[config.to_str().unwrap()]);
-    process.wait_for_stderr("linkerd is running", WAIT);
-    let addr = process.logged_addr(&format!("serving router '{label}' (protocol http) on "));
-    let admin = process.logged_addr("admin server listening on ");
-    Linkerd {
-        _process: process,
-        addr,
-        admin,
-    }
+    Linkerd::start(Path::new(BIN), &yaml, label)
 }
 
 fn json(body: &str) -> serde_json::Value {

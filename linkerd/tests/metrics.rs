@@ -2,33 +2,15 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
-use l5d_integration::{temp_dir, Process};
+use l5d_integration::Linkerd;
 
 const BIN: &str = env!("CARGO_BIN_EXE_linkerd");
-const WAIT: Duration = Duration::from_secs(30);
 
 /// A running linkerd with one http router, its admin server on an ephemeral port.
-struct Linkerd {
-    _process: Process,
-    admin: String,
-}
-
 fn start() -> Linkerd {
-    let dir = temp_dir("metrics");
-    let config = dir.join("linkerd.yaml");
     let yaml = "admin:\n  ip: 127.0.0.1\n  port: 0\nrouters:\n- protocol: http\n  dtab: /svc => /$/inet/127.1/1\n  servers:\n  - port: 0\n";
-    std::fs::write(&config, yaml).unwrap();
-    let mut process = Process::start(Path::new(BIN), &[config.to_str().unwrap()]);
-    process.wait_for_stderr("linkerd is running", WAIT);
-    let admin = process
-        .logged_addr("admin server listening on ")
-        .to_string();
-    Linkerd {
-        _process: process,
-        admin,
-    }
+    Linkerd::start(Path::new(BIN), yaml, "http")
 }
 
 /// Runs curl on `url` and returns the status code, the content type and the body.

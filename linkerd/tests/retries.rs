@@ -2,52 +2,35 @@
 //! budgets bound the extra load, and `l5d-success-class` reports the classification.
 //! Real linkerd; Python backends, one of which answers 500 to everything.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use l5d_integration::{http_get, temp_dir, Process, PythonBackend};
+use l5d_integration::{http_get, temp_dir, Linkerd, Process, PythonBackend};
 
 const BIN: &str = env!("CARGO_BIN_EXE_linkerd");
 const WAIT: Duration = Duration::from_secs(30);
 
-struct Linkerd {
-    _process: Process,
-    addr: SocketAddr,
-    admin: SocketAddr,
-}
-
-/// linkerd over an fs namer whose `web` lists `backends`, with failure accrual off (so
-/// the failing backend keeps its share) and `service` as the router's service keys.
-fn linkerd(backends: &[&PythonBackend], service: &str) -> Linkerd {
-    let dir = temp_dir("retries");
-    let disco = dir.join("disco");
-    std::fs::create_dir(&disco).unwrap();
-    let lines: String = backends
-        .iter()
-        .map(|b| format!("127.0.0.1 {}\n", b.addr.port()))
-        .collect();
+/// linkerd over an fs namer whose `web` lists the instances on `ports`, with
+/// `router_keys` (YAML, indented two spaces) added to its one http router.
+fn linkerd_over(ports: &[u16], router_keys: &str) -> Linkerd {
+    let disco = temp_dir("retries-disco");
+    let lines: String = ports.iter().map(|p| format!("127.0.0.1 {p}\n")).collect();
     std::fs::write(disco.join("web"), lines).unwrap();
-    let config = dir.join("linkerd.yaml");
     let yaml = format!(
-        "admin:\n  port: 0\nnamers:\n- kind: io.l5d.fs\n  rootDir: {}\nrouters:\n- protocol: http\n  dtab: /svc => /#/io.l5d.fs;\n  client:\n    failureAccrual:\n      kind: none\n  service:\n{service}  servers:\n  - port: 0\n",
+        "admin:\n  port: 0\nnamers:\n- kind: io.l5d.fs\n  rootDir: {}\nrouters:\n- protocol: http\n  dtab: /svc => /#/io.l5d.fs;\n{router_keys}  servers:\n  - port: 0\n",
         disco.display()
     );
-    std::fs::write(&config, yaml).unwrap();
-    let mut process = Process::start(Path::new(BIN), &[config.to_str().unwrap()]);
-    process.wait_for_stderr("linkerd is running", WAIT);
-    let addr = process.logged_addr("serving router 'http' (protocol http) on ");
-    let admin = process.logged_addr("admin server listening on ");
-    Linkerd {
-        _process: process,
-        addr,
-        admin,
-    }
+    Linkerd::start(Path::new(BIN), &yaml, "http")
 }
 
-fn metrics(l: &Linkerd) -> serde_json::Value {
-    let (_, _, body) = http_get(l.admin, "/admin/metrics.json", &[]);
-    serde_json::from_str(&body).unwrap()
+/// linkerd over `backends`, with failure accrual off (so the failing backend keeps its
+/// share) and `service` as the router's service keys.
+fn linkerd(backends: &[&PythonBackend], service: &str) -> Linkerd {
+    let ports: Vec<u16> = backends.iter().map(|b| b.addr.port()).collect();
+    linkerd_over(
+        &ports,
+        &format!("  client:\n    failureAccrual:\n      kind: none\n  service:\n{service}"),
+    )
 }
 
 fn count(m: &serde_json::Value, key: &str) -> u64 {
@@ -72,7 +55,7 @@ fn retryable_failures_are_retried_and_the_client_sees_only_successes() {
             "{headers:?}"
         );
     }
-    let m = metrics(&l);
+    let m = l.metrics();
     let retries = count(&m, "rt/http/service/svc/web/retries/total");
     // A third of the attempts hit the failing backend: about 75 retries are expected.
     assert!(retries >= 20, "{m}");
@@ -102,7 +85,7 @@ fn the_retry_budget_caps_retries_at_its_percentage() {
             assert_eq!(status, 200);
         }
     }
-    let m = metrics(&l);
+    let m = l.metrics();
     let retries = count(&m, "rt/http/service/svc/web/retries/total");
     assert!(retries <= requests / 10, "at most 10% extra: {retries}");
     assert!(retries >= 1, "{m}");
@@ -143,7 +126,7 @@ fn non_read_requests_are_not_retried_by_the_read_classifier() {
     let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 500"), "{head}");
     assert!(head.contains("l5d-success-class: 0.0"), "{head}");
-    let m = metrics(&l);
+    let m = l.metrics();
     assert_eq!(count(&m, "rt/http/service/svc/web/retries/total"), 0, "{m}");
     assert_eq!(count(&m, "rt/http/service/svc/web/failures"), 1, "{m}");
 }
@@ -153,25 +136,10 @@ fn a_killed_backend_is_routed_around_ejected_and_readmitted_when_it_returns() {
     let a = PythonBackend::start("a");
     let b = PythonBackend::start("b");
     let port = b.addr.port();
-    let dir = temp_dir("retries-kill");
-    std::fs::write(
-        dir.join("web"),
-        format!("127.0.0.1 {}\n127.0.0.1 {port}\n", a.addr.port()),
-    )
-    .unwrap();
-    let config = dir.join("linkerd.yaml");
-    let yaml = format!(
-        "admin:\n  port: 0\nnamers:\n- kind: io.l5d.fs\n  rootDir: {}\nrouters:\n- protocol: http\n  dtab: /svc => /#/io.l5d.fs;\n  client:\n    failureAccrual:\n      kind: io.l5d.consecutiveFailures\n      failures: 2\n      backoff:\n        kind: constant\n        ms: 200\n  servers:\n  - port: 0\n",
-        dir.display()
+    let l = linkerd_over(
+        &[a.addr.port(), port],
+        "  client:\n    failureAccrual:\n      kind: io.l5d.consecutiveFailures\n      failures: 2\n      backoff:\n        kind: constant\n        ms: 200\n",
     );
-    std::fs::write(&config, yaml).unwrap();
-    let mut process = Process::start(Path::new(BIN), &[config.to_str().unwrap()]);
-    process.wait_for_stderr("linkerd is running", WAIT);
-    let l = Linkerd {
-        addr: process.logged_addr("serving router 'http' (protocol http) on "),
-        admin: process.logged_addr("admin server listening on "),
-        _process: process,
-    };
     let backend = || {
         let (status, _, body) = http_get(l.addr, "/", &[("Host", "web")]);
         assert_eq!(status, 200, "no request may fail: {body}");
@@ -190,7 +158,7 @@ fn a_killed_backend_is_routed_around_ejected_and_readmitted_when_it_returns() {
         assert_eq!(backend(), "a");
     }
     let client = "rt/http/client/#/io.l5d.fs/web";
-    let m = metrics(&l);
+    let m = l.metrics();
     assert!(
         count(&m, &format!("{client}/failure_accrual/removals")) >= 1,
         "{m}"
@@ -199,7 +167,7 @@ fn a_killed_backend_is_routed_around_ejected_and_readmitted_when_it_returns() {
     l5d_integration::eventually("b to be readmitted", WAIT, || {
         (0..10).any(|_| backend() == "b").then_some(())
     });
-    let m = metrics(&l);
+    let m = l.metrics();
     assert!(
         count(&m, &format!("{client}/failure_accrual/revivals")) >= 1,
         "{m}"
@@ -246,36 +214,16 @@ while True:
 fn a_backend_that_resets_connections_is_retried_around_and_ejected() {
     let (a, b) = (PythonBackend::start("a"), PythonBackend::start("b"));
     let resetter = Resetter::start();
-    let dir = temp_dir("retries-reset");
-    std::fs::write(
-        dir.join("web"),
-        format!(
-            "127.0.0.1 {}\n127.0.0.1 {}\n127.0.0.1 {}\n",
-            a.addr.port(),
-            b.addr.port(),
-            resetter.port
-        ),
-    )
-    .unwrap();
-    let config = dir.join("linkerd.yaml");
-    let yaml = format!(
-        "admin:\n  port: 0\nnamers:\n- kind: io.l5d.fs\n  rootDir: {}\nrouters:\n- protocol: http\n  dtab: /svc => /#/io.l5d.fs;\n  service:\n    responseClassifier:\n      kind: io.l5d.http.retryableRead5XX\n  client:\n    failureAccrual:\n      kind: io.l5d.consecutiveFailures\n      failures: 3\n      backoff:\n        kind: constant\n        ms: 60000\n  servers:\n  - port: 0\n",
-        dir.display()
+    let l = linkerd_over(
+        &[a.addr.port(), b.addr.port(), resetter.port],
+        "  service:\n    responseClassifier:\n      kind: io.l5d.http.retryableRead5XX\n  client:\n    failureAccrual:\n      kind: io.l5d.consecutiveFailures\n      failures: 3\n      backoff:\n        kind: constant\n        ms: 60000\n",
     );
-    std::fs::write(&config, yaml).unwrap();
-    let mut process = Process::start(Path::new(BIN), &[config.to_str().unwrap()]);
-    process.wait_for_stderr("linkerd is running", WAIT);
-    let l = Linkerd {
-        addr: process.logged_addr("serving router 'http' (protocol http) on "),
-        admin: process.logged_addr("admin server listening on "),
-        _process: process,
-    };
     let requests = 100;
     for _ in 0..requests {
         let (status, _, body) = http_get(l.addr, "/", &[("Host", "web")]);
         assert_eq!(status, 200, "no request may fail: {body}");
     }
-    let m = metrics(&l);
+    let m = l.metrics();
     let client = "rt/http/client/#/io.l5d.fs/web";
     // Each request was answered once: the successes the client saw are the requests.
     assert_eq!(count(&m, &format!("{client}/status/200")), requests, "{m}");

@@ -7,36 +7,19 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use l5d_integration::{http_get, temp_dir, Process, PythonBackend};
+use l5d_integration::{http_get, Linkerd, PythonBackend};
 
 const BIN: &str = env!("CARGO_BIN_EXE_linkerd");
 const WAIT: Duration = Duration::from_secs(30);
 
-struct Linkerd {
-    _process: Process,
-    addr: SocketAddr,
-    admin: SocketAddr,
-}
-
 /// linkerd with one http router routing /svc/web to `backend`; `server_extra` is added to
 /// the server's keys and `router_extra` to the router's.
 fn linkerd(backend: SocketAddr, server_extra: &str, router_extra: &str) -> Linkerd {
-    let dir = temp_dir("timeouts");
-    let config = dir.join("linkerd.yaml");
     let yaml = format!(
         "admin:\n  port: 0\nrouters:\n- protocol: http\n  dtab: /svc/web => /$/inet/127.0.0.1/{};\n  servers:\n  - port: 0\n{server_extra}{router_extra}",
         backend.port()
     );
-    std::fs::write(&config, yaml).unwrap();
-    let mut process = Process::start(Path::new(BIN), &[config.to_str().unwrap()]);
-    process.wait_for_stderr("linkerd is running", WAIT);
-    let addr = process.logged_addr("serving router 'http' (protocol http) on ");
-    let admin = process.logged_addr("admin server listening on ");
-    Linkerd {
-        _process: process,
-        addr,
-        admin,
-    }
+    Linkerd::start(Path::new(BIN), &yaml, "http")
 }
 
 /// A backend that accepts connections and never answers; they stay open while it lives.
@@ -78,8 +61,7 @@ fn a_hanging_backend_times_out_at_the_total_timeout_with_a_504() {
     assert_eq!(status, 504, "{body}");
     assert!(body.contains("totalTimeoutMs"), "{body}");
     assert!(took >= Duration::from_millis(300), "{took:?}");
-    let (_, _, m) = http_get(l.admin, "/admin/metrics.json", &[]);
-    let m: serde_json::Value = serde_json::from_str(&m).unwrap();
+    let m = l.metrics();
     assert_eq!(
         m["rt/http/service/svc/web/failures/com.twitter.finagle.GlobalRequestTimeoutException"], 1,
         "{m}"
@@ -154,9 +136,7 @@ fn beyond_max_concurrent_requests_requests_get_a_fast_503() {
         })
         .collect();
     l5d_integration::eventually("two requests in flight", WAIT, || {
-        let (_, _, m) = http_get(l.admin, "/admin/metrics.json", &[]);
-        let m: serde_json::Value = serde_json::from_str(&m).ok()?;
-        (m["rt/http/service/svc/web/pending"] == 2.0).then_some(())
+        (l.metrics()["rt/http/service/svc/web/pending"] == 2.0).then_some(())
     });
     for _ in 0..20 {
         let (status, body, took) = timed_get(&l, &[]);
@@ -164,8 +144,7 @@ fn beyond_max_concurrent_requests_requests_get_a_fast_503() {
         assert!(body.contains("maxConcurrentRequests"), "{body}");
         assert!(took < Duration::from_secs(5), "{took:?}");
     }
-    let (_, _, m) = http_get(l.admin, "/admin/metrics.json", &[]);
-    let m: serde_json::Value = serde_json::from_str(&m).unwrap();
+    let m = l.metrics();
     let key = format!("rt/http/server/127.0.0.1/{}/rejected", l.addr.port());
     assert_eq!(m[&key], 20, "{m}");
     drop(held);
