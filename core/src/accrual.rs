@@ -8,8 +8,7 @@
 //! following, longer step. State is atomics only, so reporting and checking cost no lock.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::balance::Rng;
 use crate::config::{AccrualPolicy, Backoff, FailureAccrual};
@@ -105,11 +104,9 @@ impl Policy {
     }
 }
 
-/// Milliseconds since the first call in this process (never 0 after it).
+/// Milliseconds on the process clock (never 0, which marks an endpoint alive).
 fn now_ms() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let epoch = *EPOCH.get_or_init(Instant::now);
-    epoch.elapsed().as_millis() as u64 + 1
+    crate::clock::now().as_millis() as u64 + 1
 }
 
 /// One endpoint's accrual state.

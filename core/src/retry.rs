@@ -7,16 +7,14 @@
 //! both are counted in one-second buckets over the window, without locks.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::balance::Rng;
 use crate::config::{Backoff, Budget};
 
-/// Seconds since the first call in this process.
+/// Seconds on the process clock.
 fn now_secs() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_secs()
+    crate::clock::now().as_secs()
 }
 
 /// One second's deposits and withdrawals, tagged with the second they belong to.

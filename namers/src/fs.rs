@@ -21,6 +21,7 @@ use std::time::Duration;
 use l5d_core::addr::{Addr, Address};
 use l5d_core::binding::{parse_ip, Bound, Name, Namer};
 use l5d_core::naming::{NameTree, Path};
+use l5d_core::sync::lock;
 use l5d_core::var::{Activity, State, Updater, Var};
 use notify::Watcher;
 
@@ -53,11 +54,6 @@ struct Shared {
     lookups: Mutex<HashMap<Path, Updater<State<NameTree<Name>>>>>,
     /// The address set of every file a bound name refers to, by its path under the root.
     addrs: Mutex<HashMap<Vec<String>, Updater<Addr>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic elsewhere while holding the lock leaves plain data behind; keep serving it.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Parses one endpoint line, `host port`.

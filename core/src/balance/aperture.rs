@@ -9,8 +9,7 @@
 //! moves the window by at most one place rather than reshuffling it.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{p2c, Load, Metric, Rng};
 
@@ -33,8 +32,7 @@ pub struct Aperture {
 }
 
 fn now_ns() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
+    crate::clock::now().as_nanos() as u64
 }
 
 impl Aperture {

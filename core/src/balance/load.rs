@@ -1,7 +1,6 @@
 //! What a balancer knows of an endpoint: requests outstanding and a peak-EWMA latency.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The cost of an endpoint that has requests outstanding but no latency observed yet:
@@ -9,11 +8,9 @@ use std::time::{Duration, Instant};
 /// `PeakEwma` penalty), in nanoseconds.
 const PENALTY_NS: f64 = 1e12;
 
-/// Nanoseconds since the first call in this process.
+/// `at` in nanoseconds on the process clock.
 fn now_ns(at: Instant) -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let epoch = *EPOCH.get_or_init(Instant::now);
-    at.saturating_duration_since(epoch).as_nanos() as u64
+    crate::clock::since_epoch(at).as_nanos() as u64
 }
 
 /// One endpoint's live load, updated without locks as requests start and finish.

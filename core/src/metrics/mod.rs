@@ -35,7 +35,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use admin::register_admin;
@@ -120,11 +120,7 @@ pub struct Sample {
 /// Every metric's value at one moment, by flat name (`rt/http/server/.../requests`).
 pub type Snapshot = BTreeMap<String, Sample>;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic elsewhere while holding the lock leaves the map consistent (every
-    // mutation is a single insert or retain), so a poisoned lock is still usable.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::sync::lock;
 
 impl Registry {
     /// An empty registry with Finagle's one-minute snapshot interval.

@@ -16,6 +16,7 @@ use l5d_core::accrual::{Policy, Transition};
 use l5d_core::addr::{Addr, Address};
 use l5d_core::balance::AnyBalancer;
 use l5d_core::naming::Path;
+use l5d_core::sync::lock;
 use l5d_core::var::Var;
 
 use crate::pool::{Endpoint, PoolSettings};
@@ -55,10 +56,6 @@ pub struct Client {
     /// Its metrics.
     pub stats: Arc<ClientStats>,
     set: Mutex<EndpointSet>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Client {

@@ -22,6 +22,7 @@ use hyper_util::rt::TokioIo;
 use l5d_core::accrual::Accrual;
 use l5d_core::balance::{EndpointLoad, Load};
 use l5d_core::config::HostConnectionPool;
+use l5d_core::sync::lock;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
@@ -124,10 +125,6 @@ impl Load for Endpoint {
     fn is_available(&self) -> bool {
         self.accrual.is_available()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Endpoint {

@@ -24,6 +24,7 @@ use l5d_core::identifier::{Dst, Identifier};
 use l5d_core::metrics::Registry;
 use l5d_core::naming::{Dtab, NameTree, Path};
 use l5d_core::retry::{Backoffs, RetryBudget};
+use l5d_core::sync::lock;
 use l5d_core::var::{Activity, State};
 
 use crate::classify::{self, Class};
@@ -170,10 +171,6 @@ pub struct HttpRouter {
     service_settings: ServiceSettingsFn,
     registry: Registry,
     rng: Rng,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Reads a whole request body of at most `limit` bytes.
@@ -637,17 +634,7 @@ impl HttpRouter {
         if let Some(s) = caches.services.get(name) {
             return s.clone();
         }
-        if caches.services.len() >= MAX_CLIENTS {
-            let registry = &self.registry;
-            let label = &self.label;
-            caches.services.retain(|name, s| {
-                let keep = Arc::strong_count(s) > 1;
-                if !keep {
-                    registry.remove(&format!("rt/{label}/service/{}", scope_name(name)));
-                }
-                keep
-            });
-        }
+        self.evict_unused(&mut caches.services, "service");
         let settings = (self.service_settings)(name);
         let s = Arc::new(Service {
             header: HeaderValue::try_from(name.show()).ok(),
@@ -661,23 +648,29 @@ impl HttpRouter {
         s
     }
 
+    /// Once `cache` is full, forgets the entries no binding uses any more, with their
+    /// metrics (`rt/<label>/<kind>/<name>`).
+    fn evict_unused<T>(&self, cache: &mut HashMap<Path, Arc<T>>, kind: &str) {
+        if cache.len() < MAX_CLIENTS {
+            return;
+        }
+        cache.retain(|name, entry| {
+            let keep = Arc::strong_count(entry) > 1;
+            if !keep {
+                let scope = format!("rt/{}/{kind}/{}", self.label, scope_name(name));
+                self.registry.remove(&scope);
+            }
+            keep
+        });
+    }
+
     fn client(&self, bound: &Bound) -> Arc<Client> {
         let mut caches = lock(&self.caches);
         if let Some(c) = caches.clients.get(&bound.id) {
             c.follow(&bound.addr);
             return c.clone();
         }
-        if caches.clients.len() >= MAX_CLIENTS {
-            let registry = &self.registry;
-            let label = &self.label;
-            caches.clients.retain(|id, c| {
-                let keep = Arc::strong_count(c) > 1;
-                if !keep {
-                    registry.remove(&format!("rt/{label}/client/{}", scope_name(id)));
-                }
-                keep
-            });
-        }
+        self.evict_unused(&mut caches.clients, "client");
         let stats = Arc::new(ClientStats::new(&self.registry, &self.label, &bound.id));
         let c = Arc::new(Client::new(
             bound.id.clone(),
