@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod naming;
 pub mod recursion;
 pub mod retry;
+pub mod router;
 pub mod shutdown;
 pub mod sync;
 pub mod var;

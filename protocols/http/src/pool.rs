@@ -26,7 +26,7 @@ use l5d_core::sync::lock;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-use crate::stats::ClientStats;
+use l5d_core::router::stats::ClientStats;
 
 /// A request body on its way to an endpoint: the client's, streamed, or buffered whole
 /// (`streamingEnabled: false`).
@@ -50,8 +50,7 @@ pub struct PoolSettings {
 impl PoolSettings {
     /// The settings `hostConnectionPool` and the connect timeout describe (Finagle's
     /// defaults for what they leave out: no bound, no idle timeout).
-    pub fn new(pool: Option<&HostConnectionPool>, connect_timeout: Duration) -> PoolSettings {
-        let pool = pool.cloned().unwrap_or_default();
+    pub fn new(pool: &HostConnectionPool, connect_timeout: Duration) -> PoolSettings {
         PoolSettings {
             min_size: pool.min_size.unwrap_or(0) as usize,
             max_size: pool.max_size.map_or(usize::MAX, |n| n.max(1) as usize),
@@ -124,6 +123,20 @@ impl Load for Endpoint {
 
     fn is_available(&self) -> bool {
         self.accrual.is_available()
+    }
+}
+
+impl l5d_core::router::Endpoint for Endpoint {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn accrual(&self) -> &Accrual {
+        &self.accrual
+    }
+
+    fn sweep(&self, now: Instant) {
+        Endpoint::sweep(self, now);
     }
 }
 

@@ -8,8 +8,7 @@
 //! pools connections per endpoint. A request whose connection cannot be made is requeued
 //! to another endpoint of the same client.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -17,18 +16,20 @@ use http::header::{HeaderValue, HOST};
 use http::{Request, Response, Version};
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
-use l5d_core::balance::{Balancer, Rng};
+use l5d_core::balance::Rng;
 use l5d_core::binding::{Bound, NameInterpreter};
 use l5d_core::config::Retries;
 use l5d_core::identifier::{Dst, Identifier};
 use l5d_core::metrics::Registry;
-use l5d_core::naming::{Dtab, NameTree, Path};
+use l5d_core::naming::{Dtab, Path};
 use l5d_core::retry::{Backoffs, RetryBudget};
-use l5d_core::sync::lock;
-use l5d_core::var::{Activity, State};
+use l5d_core::router::settings::ClientSetup;
+use l5d_core::router::stats::{ClientStats, ServiceStats};
+use l5d_core::router::{
+    pick, BindError, Bindings, Client, ConnectFailure, Factories, Pending, Unroutable,
+};
 
 use crate::classify::{self, Class};
-use crate::client::{Client, ClientSettings};
 use crate::config::{StatusClassifier, TracePropagator};
 use crate::deadline;
 use crate::error::{no_route_message, respond, RouteError};
@@ -36,23 +37,10 @@ use crate::headers::{
     append_via, call_depth, strip_hop_by_hop, L5D_DST_CLIENT, L5D_DST_RESIDUAL, L5D_DST_SERVICE,
 };
 use crate::identify::{forward_dtab, HttpIdentifier};
-use crate::pool::{ConnectError, Endpoint, PooledBody, ReqBody};
-use crate::stats::{scope_name, ClientStats, ServiceStats};
+use crate::pool::{Endpoint, PoolSettings, PooledBody, ReqBody};
 
 /// A response body: the backend's, streamed, or linkerd's own.
 pub type Body = Either<PooledBody, Full<Bytes>>;
-
-/// Bound on cached bindings before the cache is emptied and refilled (Linkerd 1's
-/// `bindingCache.paths` default).
-const MAX_BINDINGS: usize = 1000;
-
-/// Bound on services and clients kept (Linkerd 1's `bindingCache` defaults); past it,
-/// those no binding uses are forgotten with their metrics, so names from requests cannot
-/// grow memory without bound.
-const MAX_CLIENTS: usize = 1000;
-
-/// Finagle's limit on requeues of one request.
-const MAX_REQUEUES: usize = 25;
 
 /// How many pooled connections a request tries when each turns out closed before it
 /// could be written; then it is answered as unsent (and retryable).
@@ -77,8 +65,8 @@ pub struct Limits {
     pub propagator: TracePropagator,
 }
 
-/// Makes the settings of the client for a bound id (from `routers[].client`).
-pub type ClientSettingsFn = Box<dyn Fn(&Path) -> ClientSettings + Send + Sync>;
+/// Makes the setup of the client for a bound id (from `routers[].client`).
+pub type ClientSettingsFn = Box<dyn Fn(&Path) -> ClientSetup + Send + Sync>;
 
 /// A service's settings (from `routers[].service`).
 #[derive(Debug, Clone)]
@@ -123,7 +111,9 @@ pub type ServiceSettingsFn = Box<dyn Fn(&Path) -> ServiceSettings + Send + Sync>
 
 /// A leaf of a resolved binding: a client and what the request carries for it.
 struct Leaf {
-    client: Arc<Client>,
+    client: Arc<Client<Endpoint>>,
+    /// The bound id, as `l5d-dst-client` carries it.
+    id_header: Option<HeaderValue>,
     residual: Option<HeaderValue>,
 }
 
@@ -141,37 +131,17 @@ struct Service {
     backoffs: Backoffs,
 }
 
-/// A live binding and its last resolution to clients (none until first resolved).
-type BindingState = (Activity<NameTree<Bound>>, Option<Arc<NameTree<Leaf>>>);
-
-/// A cached binding and its last resolution to clients.
-struct Binding {
-    service: Arc<Service>,
-    state: Mutex<BindingState>,
-}
-
-#[derive(Default)]
-struct Caches {
-    /// Bindings of requests without a local dtab, by name.
-    plain: HashMap<Path, Arc<Binding>>,
-    /// Bindings of requests with one, by (local dtab as text, name).
-    local: HashMap<(String, Path), Arc<Binding>>,
-    services: HashMap<Path, Arc<Service>>,
-    clients: HashMap<Path, Arc<Client>>,
-}
-
 /// An HTTP router (one `routers[]` entry of protocol `http`).
 pub struct HttpRouter {
     label: String,
     identifier: HttpIdentifier,
-    interpreter: Arc<dyn NameInterpreter>,
     limits: Limits,
-    caches: Mutex<Caches>,
-    client_settings: ClientSettingsFn,
-    service_settings: ServiceSettingsFn,
-    registry: Registry,
+    bindings: Bindings<Service, Leaf, Endpoint>,
     rng: Rng,
 }
+
+/// A cached binding of this router.
+type Binding = l5d_core::router::Binding<Service, Leaf>;
 
 /// Reads a whole request body of at most `limit` bytes.
 async fn buffer_request(
@@ -201,22 +171,6 @@ async fn buffer_request(
     }
 }
 
-/// Decrements a gauge when the request is done, however it ends.
-struct Pending<'a>(&'a l5d_core::metrics::Gauge);
-
-impl<'a> Pending<'a> {
-    fn new(g: &'a l5d_core::metrics::Gauge) -> Pending<'a> {
-        g.incr();
-        Pending(g)
-    }
-}
-
-impl Drop for Pending<'_> {
-    fn drop(&mut self) {
-        self.0.decr();
-    }
-}
-
 impl HttpRouter {
     /// A router named `label` that identifies with `identifier`, binds with
     /// `interpreter`, sets up clients with `client_settings` and records into `registry`.
@@ -229,15 +183,54 @@ impl HttpRouter {
         service_settings: ServiceSettingsFn,
         registry: Registry,
     ) -> HttpRouter {
+        let make = Factories {
+            service: {
+                let (registry, label) = (registry.clone(), label.clone());
+                Box::new(move |name: &Path| {
+                    let settings = service_settings(name);
+                    Service {
+                        header: HeaderValue::try_from(name.show()).ok(),
+                        stats: ServiceStats::new(&registry, &label, name),
+                        total_timeout: settings.total_timeout,
+                        classifier: settings.classifier,
+                        budget: RetryBudget::new(&settings.retries.budget),
+                        backoffs: Backoffs::new(&settings.retries.backoff),
+                    }
+                })
+            },
+            client: {
+                let (registry, label) = (registry.clone(), label.clone());
+                Box::new(move |b: &Bound| {
+                    let setup = client_settings(&b.id);
+                    let stats = Arc::new(ClientStats::new(&registry, &label, &b.id));
+                    let pool = Arc::new(PoolSettings::new(&setup.pool, setup.connect_timeout));
+                    Client::new(
+                        b.id.clone(),
+                        b.addr.clone(),
+                        setup.settings,
+                        stats,
+                        Box::new(move |addr, stats, decay| {
+                            Endpoint::new(addr, pool.clone(), stats.clone(), decay)
+                        }),
+                    )
+                })
+            },
+            leaf: Box::new(|b: &Bound, client: Arc<Client<Endpoint>>| Leaf {
+                id_header: HeaderValue::try_from(client.id.show()).ok(),
+                client,
+                residual: if b.residual.is_empty() {
+                    None
+                } else {
+                    HeaderValue::try_from(b.residual.show()).ok()
+                },
+            }),
+        };
+        let binding_timeout = limits.binding_timeout;
         HttpRouter {
+            bindings: Bindings::new(&label, interpreter, registry, binding_timeout, make),
             label,
             identifier,
-            interpreter,
             limits,
-            caches: Mutex::new(Caches::default()),
-            client_settings,
-            service_settings,
-            registry,
             rng: Rng::from_entropy(),
         }
     }
@@ -280,7 +273,7 @@ impl HttpRouter {
             .identifier
             .identify(&mut parts)
             .map_err(|e| RouteError::BadRequest(e.0))?;
-        let binding = self.binding(&dst);
+        let binding = self.bindings.binding(&dst);
         let service = &binding.service;
         let _pending = Pending::new(&service.stats.pending);
         // The request's deadline: the strictest of the one it came with and the
@@ -322,7 +315,7 @@ impl HttpRouter {
         service
             .stats
             .requests
-            .record(status.as_u16(), success, start.elapsed());
+            .record_status(status.as_u16(), success, start.elapsed());
         result.map(|(mut rsp, class)| {
             classify::mark(rsp.headers_mut(), class);
             rsp
@@ -407,8 +400,15 @@ impl HttpRouter {
         body: ReqBody,
         start: Instant,
     ) -> Result<Response<Body>, RouteError> {
-        let tree = self.resolve(dst, binding).await?;
-        let Some(leaf) = self.pick(&tree) else {
+        let tree = self
+            .bindings
+            .resolve(dst, binding)
+            .await
+            .map_err(|e| match e {
+                BindError::Failed(e) => RouteError::NoRoute(e),
+                BindError::TimedOut(e) => RouteError::Timeout(e),
+            })?;
+        let Some(leaf) = pick(&tree, &self.rng) else {
             return Err(Box::pin(self.no_route(dst)).await);
         };
         let client = &leaf.client;
@@ -421,7 +421,7 @@ impl HttpRouter {
         if let Some(v) = &binding.service.header {
             headers.insert(L5D_DST_SERVICE, v.clone());
         }
-        if let Some(v) = &client.id_header {
+        if let Some(v) = &leaf.id_header {
             headers.insert(L5D_DST_CLIENT, v.clone());
         }
         match &leaf.residual {
@@ -505,7 +505,7 @@ impl HttpRouter {
         let class = classify::classify(binding.service.classifier, &method, status, rsp.headers());
         stats
             .requests
-            .record(status.as_u16(), class.is_success(), start.elapsed());
+            .record_status(status.as_u16(), class.is_success(), start.elapsed());
         client.record(&endpoint, class.is_success());
 
         let (mut rparts, rbody) = rsp.into_parts();
@@ -538,252 +538,37 @@ impl HttpRouter {
     async fn connect(
         &self,
         dst: &Dst,
-        client: &Client,
+        client: &Client<Endpoint>,
     ) -> Result<(Arc<Endpoint>, crate::pool::Conn), RouteError> {
-        let mut requeues = 0;
-        client.settings.requeue_budget.deposit();
-        // Endpoints this request could not connect to: a requeue goes elsewhere while
-        // another endpoint is left (allocated only once a connect has failed).
-        let mut failed: Vec<std::net::SocketAddr> = Vec::new();
-        loop {
-            let endpoints = client.endpoints();
-            if endpoints.is_empty() {
-                return Err(RouteError::NoEndpoints(format!(
-                    "Unable to route request!\n\nservice name: {}\nno endpoints are available for {}\n",
-                    dst.path, client.id
-                )));
-            }
-            // With every endpoint marked dead, one is tried anyway (as Finagle's
-            // balancers do): a dead endpoint may have come back.
-            let mut i = client
-                .settings
-                .balancer
-                .pick(&endpoints)
-                .unwrap_or_else(|| self.rng.below(endpoints.len()));
-            if failed.contains(&endpoints[i].addr) {
-                let untried = |e: &Arc<Endpoint>| !failed.contains(&e.addr);
-                i = endpoints
-                    .iter()
-                    .position(|e| untried(e) && e.accrual.is_available())
-                    .or_else(|| endpoints.iter().position(untried))
-                    .unwrap_or(i);
-            }
-            let endpoint = endpoints[i].clone();
-            match endpoint.connection().await {
-                Ok(conn) => return Ok((endpoint, conn)),
-                Err(ConnectError::Overloaded) => {
-                    return Err(RouteError::Overloaded(format!(
-                        "{} ({}): too many requests waiting for a connection",
-                        client.id, endpoint.addr
-                    )))
-                }
-                Err(e) => {
-                    client.record(&endpoint, false);
-                    failed.push(endpoint.addr);
-                    let exhausted = requeues >= MAX_REQUEUES.min(endpoints.len().saturating_mul(2));
-                    if exhausted || !client.settings.requeue_budget.try_withdraw() {
-                        if !exhausted {
-                            client.stats.requeue_budget_exhausted();
-                        }
-                        return Err(RouteError::Refused(format!(
-                            "{} ({}): {e}",
-                            client.id, endpoint.addr
-                        )));
-                    }
-                    requeues += 1;
-                    client.stats.requeues.incr();
-                }
-            }
-        }
-    }
-
-    /// The cached binding for `dst`, made on first use.
-    fn binding(&self, dst: &Dst) -> Arc<Binding> {
-        let mut caches = lock(&self.caches);
-        let found = if dst.local_dtab.is_empty() {
-            caches.plain.get(&dst.path).cloned()
-        } else {
-            caches
-                .local
-                .get(&(dst.local_dtab.show(), dst.path.clone()))
-                .cloned()
+        let connect = |e: Arc<Endpoint>| async move {
+            e.connection().await.map_err(|e| match e {
+                crate::pool::ConnectError::Overloaded => ConnectFailure::Overloaded,
+                e => ConnectFailure::Failed(e.to_string()),
+            })
         };
-        if let Some(b) = found {
-            return b;
-        }
-        if caches.plain.len() + caches.local.len() >= MAX_BINDINGS {
-            caches.plain.clear();
-            caches.local.clear();
-        }
-        let service = self.service(&mut caches, &dst.path);
-        let binding = Arc::new(Binding {
-            service,
-            state: Mutex::new((self.interpreter.bind(&dst.dtab(), &dst.path), None)),
-        });
-        if dst.local_dtab.is_empty() {
-            caches.plain.insert(dst.path.clone(), binding.clone());
-        } else {
-            caches
-                .local
-                .insert((dst.local_dtab.show(), dst.path.clone()), binding.clone());
-        }
-        binding
-    }
-
-    fn service(&self, caches: &mut Caches, name: &Path) -> Arc<Service> {
-        if let Some(s) = caches.services.get(name) {
-            return s.clone();
-        }
-        self.evict_unused(&mut caches.services, "service");
-        let settings = (self.service_settings)(name);
-        let s = Arc::new(Service {
-            header: HeaderValue::try_from(name.show()).ok(),
-            stats: ServiceStats::new(&self.registry, &self.label, name),
-            total_timeout: settings.total_timeout,
-            classifier: settings.classifier,
-            budget: RetryBudget::new(&settings.retries.budget),
-            backoffs: Backoffs::new(&settings.retries.backoff),
-        });
-        caches.services.insert(name.clone(), s.clone());
-        s
-    }
-
-    /// Once `cache` is full, forgets the entries no binding uses any more, with their
-    /// metrics (`rt/<label>/<kind>/<name>`).
-    fn evict_unused<T>(&self, cache: &mut HashMap<Path, Arc<T>>, kind: &str) {
-        if cache.len() < MAX_CLIENTS {
-            return;
-        }
-        cache.retain(|name, entry| {
-            let keep = Arc::strong_count(entry) > 1;
-            if !keep {
-                let scope = format!("rt/{}/{kind}/{}", self.label, scope_name(name));
-                self.registry.remove(&scope);
-            }
-            keep
-        });
-    }
-
-    fn client(&self, bound: &Bound) -> Arc<Client> {
-        let mut caches = lock(&self.caches);
-        if let Some(c) = caches.clients.get(&bound.id) {
-            c.follow(&bound.addr);
-            return c.clone();
-        }
-        self.evict_unused(&mut caches.clients, "client");
-        let stats = Arc::new(ClientStats::new(&self.registry, &self.label, &bound.id));
-        let c = Arc::new(Client::new(
-            bound.id.clone(),
-            bound.addr.clone(),
-            (self.client_settings)(&bound.id),
-            stats,
-        ));
-        caches.clients.insert(bound.id.clone(), c.clone());
-        c
-    }
-
-    /// The binding's current tree of clients, once it is not pending.
-    async fn resolve(
-        &self,
-        dst: &Dst,
-        binding: &Binding,
-    ) -> Result<Arc<NameTree<Leaf>>, RouteError> {
-        let deadline = tokio::time::Instant::now() + self.limits.binding_timeout;
-        loop {
-            let mut waiting = {
-                let mut state = lock(&binding.state);
-                let (act, resolved) = &mut *state;
-                if !act.has_changed() {
-                    if let Some(tree) = resolved {
-                        return Ok(tree.clone());
-                    }
-                }
-                let current = act.get_and_mark_seen().clone();
-                match current {
-                    State::Ok(tree) => {
-                        let tree = Arc::new(tree.map(&mut |b: Bound| Leaf {
-                            client: self.client(&b),
-                            residual: if b.residual.is_empty() {
-                                None
-                            } else {
-                                HeaderValue::try_from(b.residual.show()).ok()
-                            },
-                        }));
-                        *resolved = Some(tree.clone());
-                        return Ok(tree);
-                    }
-                    State::Failed(e) => {
-                        return Err(RouteError::NoRoute(format!(
-                            "binding {} failed: {e}",
-                            dst.path
-                        )))
-                    }
-                    State::Pending => act.clone(),
-                }
-            };
-            match tokio::time::timeout_at(deadline, waiting.changed()).await {
-                Ok(true) => {}
-                _ => {
-                    return Err(RouteError::Timeout(format!(
-                        "binding {} timed out after {:?}",
-                        dst.path, self.limits.binding_timeout
-                    )))
-                }
-            }
-        }
-    }
-
-    /// One leaf of a resolved tree: unions split traffic by weight, alternatives take
-    /// their first routable branch (binding has already dropped the negative ones).
-    fn pick<'t>(&self, tree: &'t NameTree<Leaf>) -> Option<&'t Leaf> {
-        match tree {
-            NameTree::Leaf(l) => Some(l),
-            NameTree::Union(ws) => {
-                let total: f64 = ws.iter().map(|w| w.weight.max(0.0)).sum();
-                let mut x = self.rng.unit() * total;
-                for w in ws {
-                    x -= w.weight.max(0.0);
-                    if x < 0.0 {
-                        return self.pick(&w.tree);
-                    }
-                }
-                ws.last().and_then(|w| self.pick(&w.tree))
-            }
-            NameTree::Alt(ts) => ts.iter().find_map(|t| self.pick(t)),
-            NameTree::Neg | NameTree::Fail | NameTree::Empty => None,
-        }
+        client
+            .connect(&dst.path, &self.rng, connect)
+            .await
+            .map_err(|e| match e {
+                Unroutable::NoEndpoints(m) => RouteError::NoEndpoints(m),
+                Unroutable::Overloaded(m) => RouteError::Overloaded(m),
+                Unroutable::Refused(m) => RouteError::Refused(m),
+            })
     }
 
     /// Linkerd 1's report for a name that bound to nothing routable.
     async fn no_route(&self, dst: &Dst) -> RouteError {
-        let resolutions = match self.interpreter.delegator() {
-            Some(d) => match d
-                .delegate(&dst.dtab(), &dst.path, Duration::from_millis(500))
-                .await
-            {
-                Ok(tree) => tree.resolutions(),
-                Err(e) => vec![format!("unknown ({e})")],
-            },
-            None => vec!["unknown".into()],
-        };
+        let resolutions = self.bindings.resolutions(dst).await;
         RouteError::NoRoute(no_route_message(dst, &Dtab::empty(), &resolutions))
     }
 
     /// Closes pooled connections idle past their clients' `idleTimeMs`.
     pub fn sweep(&self) {
-        let clients: Vec<Arc<Client>> = lock(&self.caches).clients.values().cloned().collect();
-        let now = Instant::now();
-        for c in clients {
-            c.sweep(now);
-        }
+        self.bindings.sweep();
     }
 
     /// Each client's state, by bound id, as `/client_state.json` shows it.
     pub fn client_state(&self) -> Vec<(String, serde_json::Value)> {
-        let clients: Vec<Arc<Client>> = lock(&self.caches).clients.values().cloned().collect();
-        clients
-            .iter()
-            .map(|c| (c.id.show(), c.state_json()))
-            .collect()
+        self.bindings.client_state()
     }
 }

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use crate::error::RouteError;
 use crate::forwarded::Additions;
 use crate::router::HttpRouter;
-use crate::stats::ServerStats;
+use l5d_core::router::stats::ServerStats;
 
 /// One `servers[]` entry's settings.
 #[derive(Clone, Debug)]
@@ -173,7 +173,7 @@ async fn accept(
                         .map_or(!rsp.status().is_server_error(), |v| v.as_bytes() != b"0.0");
                     stats
                         .requests
-                        .record(rsp.status().as_u16(), success, start.elapsed());
+                        .record_status(rsp.status().as_u16(), success, start.elapsed());
                     Ok::<_, Infallible>(rsp)
                 }
             });

@@ -8,20 +8,15 @@ use http::header::HOST;
 use l5d_core::binding::NameInterpreter;
 use l5d_core::config::RouterConfig;
 
-use l5d_core::accrual::Policy;
-use l5d_core::balance::AnyBalancer;
 use l5d_core::config::{
-    Budget, ClassifierConfig, ClientConfig, ClientParams, Configured, FailureAccrual,
-    HostConnectionPool, LoadBalancer, PathPattern, Retries, ServiceConfig, ServiceParams,
+    ClassifierConfig, ClientConfig, Configured, Retries, ServiceConfig, ServiceParams,
 };
 use l5d_core::naming::Path;
-use l5d_core::retry::RetryBudget;
+use l5d_core::router::settings::{ClientKeys, Layered};
 
-use crate::client::ClientSettings;
 use crate::config::{HttpRouterConfig, HttpServerConfig, StatusClassifier, TracePropagator};
 use crate::forwarded::Additions;
 use crate::identify::{build, HeaderToken, HttpIdentifier, NameReader};
-use crate::pool::PoolSettings;
 use crate::router::{ClientSettingsFn, HttpRouter, Limits, ServiceSettings, ServiceSettingsFn};
 use crate::server::{self, ServerSettings};
 
@@ -29,86 +24,15 @@ use crate::server::{self, ServerSettings};
 /// `maxResponseSize` defaults).
 const BUFFER_LIMIT: usize = 5 << 20;
 
-/// Finagle's default connect timeout.
-const CONNECT_TIMEOUT_MS: u64 = 1000;
-
-/// The client keys the router uses, from one `client` entry.
-#[derive(Clone, Default)]
-struct Layer {
-    prefix: Option<PathPattern>,
-    balancer: Option<LoadBalancer>,
-    accrual: Option<FailureAccrual>,
-    pool: Option<HostConnectionPool>,
-    connect_timeout_ms: Option<u64>,
-    attempt_timeout_ms: Option<u64>,
-    requeue_budget: Option<Budget>,
-}
-
-impl Layer {
-    fn of(prefix: Option<&PathPattern>, p: &ClientParams) -> Layer {
-        Layer {
-            prefix: prefix.cloned(),
-            balancer: p.load_balancer.clone(),
-            accrual: p.failure_accrual.clone(),
-            pool: p.host_connection_pool.clone(),
-            connect_timeout_ms: p.connect_timeout_ms,
-            attempt_timeout_ms: p.request_attempt_timeout_ms,
-            requeue_budget: p.requeue_budget.clone(),
-        }
-    }
-}
-
-/// The client settings for each bound id: `io.l5d.static` entries apply in order to the
-/// ids their prefix matches, each overriding what the earlier ones set.
+/// The client settings for each bound id.
 fn client_settings(cfg: &ClientConfig) -> ClientSettingsFn {
-    let layers: Vec<Layer> = match cfg {
-        ClientConfig::Global(p) => vec![Layer::of(None, p)],
-        ClientConfig::Static(entries) => entries
-            .iter()
-            .map(|e| Layer::of(Some(&e.prefix), &e.params))
-            .collect(),
-    };
-    Box::new(move |id: &Path| {
-        let mut merged = Layer::default();
-        for l in &layers {
-            if l.prefix.as_ref().is_some_and(|p| p.matches(id).is_none()) {
-                continue;
-            }
-            if l.balancer.is_some() {
-                merged.balancer = l.balancer.clone();
-            }
-            if l.accrual.is_some() {
-                merged.accrual = l.accrual.clone();
-            }
-            if l.pool.is_some() {
-                merged.pool = l.pool.clone();
-            }
-            if l.connect_timeout_ms.is_some() {
-                merged.connect_timeout_ms = l.connect_timeout_ms;
-            }
-            if l.attempt_timeout_ms.is_some() {
-                merged.attempt_timeout_ms = l.attempt_timeout_ms;
-            }
-            if l.requeue_budget.is_some() {
-                merged.requeue_budget = l.requeue_budget.clone();
-            }
-        }
-        let connect_timeout =
-            Duration::from_millis(merged.connect_timeout_ms.unwrap_or(CONNECT_TIMEOUT_MS));
-        ClientSettings {
-            balancer: AnyBalancer::from_config(&merged.balancer.unwrap_or_default()),
-            accrual: Policy::new(&merged.accrual.unwrap_or_default()),
-            pool: Arc::new(PoolSettings::new(merged.pool.as_ref(), connect_timeout)),
-            attempt_timeout: merged.attempt_timeout_ms.map(Duration::from_millis),
-            requeue_budget: RetryBudget::new(&merged.requeue_budget.unwrap_or_default()),
-        }
-    })
+    let layers = Layered::clients(cfg, ClientKeys::of);
+    Box::new(move |id: &Path| ClientKeys::setup(layers.applying(id)))
 }
 
 /// One `service` entry's keys the router uses.
 #[derive(Clone)]
 struct ServiceLayer {
-    prefix: Option<PathPattern>,
     total_timeout_ms: Option<u64>,
     classifier: Option<StatusClassifier>,
     retries: Option<Retries>,
@@ -125,29 +49,19 @@ fn service_settings(
     cfg: &ServiceConfig,
     default_classifier: Option<StatusClassifier>,
 ) -> ServiceSettingsFn {
-    let layer = |prefix: Option<&PathPattern>, p: &ServiceParams| ServiceLayer {
-        prefix: prefix.cloned(),
+    let layer = |p: &ServiceParams| ServiceLayer {
         total_timeout_ms: p.total_timeout_ms,
         classifier: p.response_classifier.as_ref().and_then(status_classifier),
         retries: p.retries.clone(),
     };
-    let layers: Vec<ServiceLayer> = match cfg {
-        ServiceConfig::Global(p) => vec![layer(None, p)],
-        ServiceConfig::Static(entries) => entries
-            .iter()
-            .map(|e| layer(Some(&e.prefix), &e.params))
-            .collect(),
-    };
+    let layers = Layered::services(cfg, layer);
     Box::new(move |name: &Path| {
         let mut settings = ServiceSettings {
             total_timeout: None,
             classifier: default_classifier.unwrap_or(StatusClassifier::NonRetryable5XX),
             retries: Retries::default(),
         };
-        for l in &layers {
-            if l.prefix.as_ref().is_some_and(|p| p.matches(name).is_none()) {
-                continue;
-            }
+        for l in layers.applying(name) {
             if let Some(t) = l.total_timeout_ms {
                 settings.total_timeout = Some(Duration::from_millis(t));
             }

@@ -1,8 +1,8 @@
-//! The router's metrics, in Linkerd 1's names:
+//! A router's metrics, in Linkerd 1's names, whatever its protocol:
 //!
-//! * `rt/<router>/server/<ip>/<port>/`: `requests`, `success`, `failures`, `status/<code>`,
-//!   `status/<N>XX`, `request_latency_ms`, `connections`, `rejected`
-//!   (`maxConcurrentRequests`);
+//! * `rt/<router>/server/<ip>/<port>/`: `requests`, `success`, `failures`,
+//!   `request_latency_ms` (and for HTTP `status/<code>`, `status/<N>XX`), `connections`,
+//!   `rejected` (`maxConcurrentRequests`);
 //! * `rt/<router>/service/<name>/` (the logical name, `svc/users`): the same request
 //!   counters and latency, `pending`, and
 //!   `failures/com.twitter.finagle.GlobalRequestTimeoutException` for timeouts;
@@ -12,16 +12,16 @@
 //!   `failures/com.twitter.finagle.IndividualRequestTimeoutException` and
 //!   `failure_accrual/removals`, `failure_accrual/revivals`.
 //!
-//! A request is a failure when it is answered with a 5XX (linkerd's own errors included),
-//! as the default `nonRetryable5XX` classifier counts. Handles are made once per server,
+//! Whether a request succeeded is the protocol's call (for HTTP, its response
+//! classifier's; for Thrift, whether a reply came). Handles are made once per server,
 //! service and client, so recording a request costs a few atomic increments and no lookup.
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use l5d_core::metrics::{Counter, Gauge, Registry, Scope, Stat};
-use l5d_core::naming::Path;
+use crate::metrics::{Counter, Gauge, Registry, Scope, Stat};
+use crate::naming::Path;
 
 /// Request counters and latency, as every server, service and client has them.
 pub struct RequestStats {
@@ -29,11 +29,15 @@ pub struct RequestStats {
     requests: Counter,
     success: Counter,
     failures: Counter,
-    /// `status/<code>` for 100..=599, made on first use.
-    codes: Box<[OnceLock<Counter>]>,
-    /// `status/1XX` .. `status/5XX`, made on first use.
-    classes: [OnceLock<Counter>; 5],
+    /// `status/<code>` for 100..=599 and `status/1XX` .. `status/5XX`, made on first
+    /// use (only HTTP routers have them).
+    statuses: OnceLock<Statuses>,
     latency: Stat,
+}
+
+struct Statuses {
+    codes: Box<[OnceLock<Counter>]>,
+    classes: [OnceLock<Counter>; 5],
 }
 
 impl RequestStats {
@@ -42,39 +46,46 @@ impl RequestStats {
             requests: scope.counter("requests"),
             success: scope.counter("success"),
             failures: scope.counter("failures"),
-            codes: (100..600).map(|_| OnceLock::new()).collect(),
-            classes: Default::default(),
+            statuses: OnceLock::new(),
             latency: scope.stat("request_latency_ms"),
             scope,
         }
     }
 
-    /// Records one answered request that took `elapsed`, a success or a failure as
-    /// its classifier decided.
-    pub fn record(&self, status: u16, success: bool, elapsed: Duration) {
+    /// Records one answered request that took `elapsed`, a success or a failure as the
+    /// protocol decided.
+    pub fn record(&self, success: bool, elapsed: Duration) {
         self.requests.incr();
         if success {
             self.success.incr();
         } else {
             self.failures.incr();
         }
+        self.latency.record(elapsed.as_millis() as u64);
+    }
+
+    /// Records one HTTP request answered with `status`, as [`RequestStats::record`]
+    /// does, and counts its status code and class.
+    pub fn record_status(&self, status: u16, success: bool, elapsed: Duration) {
+        self.record(success, elapsed);
         if (100..600).contains(&status) {
-            self.codes[usize::from(status - 100)]
+            let s = self.statuses.get_or_init(|| Statuses {
+                codes: (100..600).map(|_| OnceLock::new()).collect(),
+                classes: Default::default(),
+            });
+            s.codes[usize::from(status - 100)]
                 .get_or_init(|| self.scope.counter(&format!("status/{status}")))
                 .incr();
             let class = usize::from(status / 100 - 1);
-            self.classes[class]
+            s.classes[class]
                 .get_or_init(|| self.scope.counter(&format!("status/{}XX", class + 1)))
                 .incr();
         }
-        self.latency.record(elapsed.as_millis() as u64);
     }
 
     /// Records one request that failed without a response (a connection failure).
     pub fn record_failure(&self, elapsed: Duration) {
-        self.requests.incr();
-        self.failures.incr();
-        self.latency.record(elapsed.as_millis() as u64);
+        self.record(false, elapsed);
     }
 
     /// The scope the counters live in.
