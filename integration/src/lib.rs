@@ -235,18 +235,32 @@ impl Linkerd {
     /// until it runs and reads where router `label`'s first server and the admin server
     /// listen (the config should ask for port 0 on both).
     pub fn start(bin: &Path, yaml: &str, label: &str) -> Linkerd {
+        Linkerd::start_router(bin, yaml, label, "http")
+    }
+
+    /// As [`Linkerd::start`], for a router of `protocol`.
+    pub fn start_router(bin: &Path, yaml: &str, label: &str, protocol: &str) -> Linkerd {
         let config = temp_dir("linkerd").join("linkerd.yaml");
         std::fs::write(&config, yaml).expect("write the config");
         let config = config.to_str().expect("a UTF-8 temp path").to_string();
         let mut process = Process::start(bin, &[&config]);
         process.wait_for_stderr("linkerd is running", Duration::from_secs(30));
-        let addr = process.logged_addr(&format!("serving router '{label}' (protocol http) on "));
+        let addr = process.logged_addr(&format!(
+            "serving router '{label}' (protocol {protocol}) on "
+        ));
         let admin = process.logged_addr("admin server listening on ");
         Linkerd {
             process,
             addr,
             admin,
         }
+    }
+
+    /// Where the first server of router `label` (of `protocol`) listens.
+    pub fn addr_of(&mut self, label: &str, protocol: &str) -> std::net::SocketAddr {
+        self.process.logged_addr(&format!(
+            "serving router '{label}' (protocol {protocol}) on "
+        ))
     }
 
     /// `/admin/metrics.json`, parsed.

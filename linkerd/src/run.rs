@@ -60,14 +60,17 @@ pub fn namers_from_config(path: &str) -> Result<ConfiguredNamers, CliError> {
     Ok(ConfiguredNamers::new(namers))
 }
 
+/// A router's clients, by bound id, with their state (`/client_state.json`).
+pub type ClientStates = Arc<dyn Fn() -> Vec<(String, serde_json::Value)> + Send + Sync>;
+
 /// What starting a config brought up, and what this build could not start.
 pub struct Started {
     /// Each router's interpreter, by label (what `/delegator.json` explains with).
     pub interpreters: HashMap<String, Arc<dyn NameInterpreter>>,
     /// Stops every server gracefully.
     pub drain: Arc<l5d_core::shutdown::Drain>,
-    /// The HTTP routers (what `/client_state.json` reports on).
-    pub http_routers: Vec<Arc<l5d_http::router::HttpRouter>>,
+    /// Each router's client states (what `/client_state.json` reports).
+    pub client_states: Vec<ClientStates>,
     /// One line per server that is serving.
     pub serving: Vec<String>,
     /// One line per configured piece this build cannot run yet.
@@ -81,7 +84,7 @@ pub async fn start(config: &LinkerdConfig, metrics: &Registry) -> Result<Started
     let ctx = BuildContext::new();
     let mut interpreters = HashMap::new();
     let mut serving = Vec::new();
-    let mut http_routers = Vec::new();
+    let mut client_states: Vec<ClientStates> = Vec::new();
     let drain = Arc::new(l5d_core::shutdown::Drain::new());
     for router in &config.routers {
         let interp = router.interpreter.build(&InterpreterContext {
@@ -96,13 +99,26 @@ pub async fn start(config: &LinkerdConfig, metrics: &Registry) -> Result<Started
             }
         };
         interpreters.insert(router.label.clone(), interp.clone());
-        if router.protocol == "http" {
-            let http = l5d_http::start::start(router, interp, metrics, &drain).await?;
-            http_routers.push(http.router);
-            for addr in http.addrs {
+        let addrs = match router.protocol.as_str() {
+            "http" => {
+                let http = l5d_http::start::start(router, interp, metrics, &drain).await?;
+                let r = http.router;
+                client_states.push(Arc::new(move || r.client_state()));
+                Some(http.addrs)
+            }
+            "thrift" => {
+                let thrift = l5d_thrift::start::start(router, interp, metrics, &drain).await?;
+                let r = thrift.router;
+                client_states.push(Arc::new(move || r.client_state()));
+                Some(thrift.addrs)
+            }
+            _ => None,
+        };
+        if let Some(addrs) = addrs {
+            for addr in addrs {
                 serving.push(format!(
-                    "router '{}' (protocol http) on {addr}",
-                    router.label
+                    "router '{}' (protocol {}) on {addr}",
+                    router.label, router.protocol
                 ));
             }
             continue;
@@ -122,7 +138,7 @@ pub async fn start(config: &LinkerdConfig, metrics: &Registry) -> Result<Started
     }
     Ok(Started {
         interpreters,
-        http_routers,
+        client_states,
         drain,
         serving,
         not_started,
@@ -146,7 +162,7 @@ pub fn admin(
         )
         .route(
             "/client_state.json",
-            client_state(started.http_routers.clone()),
+            client_state(started.client_states.clone()),
         )
         .config_json(config.source.clone())
         .shutdown(shutdown);
@@ -156,11 +172,11 @@ pub fn admin(
 
 /// `/client_state.json`: every client of every router, by bound id, with its state and
 /// addresses (Linkerd 1's `ClientStateHandler`).
-fn client_state(routers: Vec<Arc<l5d_http::router::HttpRouter>>) -> impl l5d_core::admin::Handler {
+fn client_state(routers: Vec<ClientStates>) -> impl l5d_core::admin::Handler {
     move |_req: l5d_core::admin::Request| {
         let mut all = serde_json::Map::new();
-        for r in &routers {
-            for (id, state) in r.client_state() {
+        for states in &routers {
+            for (id, state) in states() {
                 all.insert(id, state);
             }
         }

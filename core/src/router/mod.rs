@@ -29,3 +29,66 @@ impl Drop for Pending<'_> {
         self.0.decr();
     }
 }
+
+/// A request admitted under `maxConcurrentRequests`, counted while it is in flight.
+pub struct Admitted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Admitted {
+    /// Admits a request unless `max` are in flight already.
+    pub fn new(
+        in_flight: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        max: Option<usize>,
+    ) -> Option<Admitted> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let admitted = match max {
+            None => {
+                in_flight.fetch_add(1, Relaxed);
+                true
+            }
+            Some(max) => in_flight
+                .fetch_update(Relaxed, Relaxed, |n| (n < max).then_some(n + 1))
+                .is_ok(),
+        };
+        admitted.then(|| Admitted(in_flight.clone()))
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Counts a connection open for as long as it lives.
+pub struct Open(std::sync::Arc<stats::ServerStats>);
+
+impl Open {
+    /// Counts one more open connection in `stats` until dropped.
+    pub fn new(stats: std::sync::Arc<stats::ServerStats>) -> Open {
+        stats.connections.incr();
+        Open(stats)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.connections.decr();
+    }
+}
+
+/// Calls `sweep` on `router` once a second (closing idle pooled connections), for as
+/// long as the router lives.
+pub fn spawn_sweeper<T: Send + Sync + 'static>(router: &std::sync::Arc<T>, sweep: fn(&T)) {
+    let weak = std::sync::Arc::downgrade(router);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match weak.upgrade() {
+                Some(r) => sweep(&r),
+                None => return,
+            }
+        }
+    });
+}

@@ -12,6 +12,7 @@ use crate::error::RouteError;
 use crate::forwarded::Additions;
 use crate::router::HttpRouter;
 use l5d_core::router::stats::ServerStats;
+use l5d_core::router::{Admitted, Open};
 
 /// One `servers[]` entry's settings.
 #[derive(Clone, Debug)]
@@ -45,44 +46,6 @@ pub async fn start(
     let stats = Arc::new(ServerStats::new(registry, router.label(), local));
     tokio::spawn(accept(listener, router, settings, stats));
     Ok(local)
-}
-
-/// A request admitted under `maxConcurrentRequests`, counted while it is in flight.
-struct Admitted(Arc<std::sync::atomic::AtomicUsize>);
-
-impl Admitted {
-    /// Admits a request unless `max` are in flight already.
-    fn new(
-        in_flight: &Arc<std::sync::atomic::AtomicUsize>,
-        max: Option<usize>,
-    ) -> Option<Admitted> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let admitted = match max {
-            None => {
-                in_flight.fetch_add(1, Relaxed);
-                true
-            }
-            Some(max) => in_flight
-                .fetch_update(Relaxed, Relaxed, |n| (n < max).then_some(n + 1))
-                .is_ok(),
-        };
-        admitted.then(|| Admitted(in_flight.clone()))
-    }
-}
-
-impl Drop for Admitted {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// Counts a connection open for as long as it lives.
-struct Open(Arc<ServerStats>);
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.0.connections.decr();
-    }
 }
 
 async fn accept(
@@ -128,8 +91,7 @@ async fn accept(
         let drain = drain.clone();
         tokio::spawn(async move {
             let _tracked = drain.track();
-            stats.connections.incr();
-            let _open = Open(stats.clone());
+            let _open = Open::new(stats.clone());
             let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let router = router.clone();
                 let stats = stats.clone();

@@ -84,22 +84,6 @@ pub struct Started {
     pub addrs: Vec<SocketAddr>,
 }
 
-/// Closes idle pooled connections once a second, for as long as the router lives.
-fn spawn_sweeper(router: &Arc<HttpRouter>) {
-    let weak = Arc::downgrade(router);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match weak.upgrade() {
-                Some(r) => r.sweep(),
-                None => return,
-            }
-        }
-    });
-}
-
 /// Starts the router `cfg` describes, binding with `interpreter`, and every one of its
 /// servers, recording into `registry`; its servers stop gracefully with `drain`.
 pub async fn start(
@@ -139,7 +123,7 @@ pub async fn start(
         ),
         registry.clone(),
     ));
-    spawn_sweeper(&router);
+    l5d_core::router::spawn_sweeper(&router, HttpRouter::sweep);
     let mut bound = Vec::new();
     for s in &cfg.servers {
         let own_server = s.protocol.downcast_ref::<HttpServerConfig>();
