@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real peers the end-to-end tests use: curl (client) and python3 (its http.server is the
-# backend). The machine image has both; install them when a fresh one does not.
+# backend). The machine image has both; install them when a fresh one does not. The
+# Thrift peers (Apache Thrift for Python and Node.js, twitter.common.rpc) are installed
+# by integration/thrift/install.sh, the first step below.
 need=()
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
@@ -32,8 +34,9 @@ step() {
     fi
 }
 
+step peers bash integration/thrift/install.sh
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step test cargo test --workspace
 echo
-echo "==> all steps passed: fmt, clippy, test"
+echo "==> all steps passed: peers, fmt, clippy, test"
