@@ -448,3 +448,41 @@ fn an_http_router_and_a_thrift_router_serve_in_one_process() {
     let id = format!("/$/inet/127.0.0.1/{}", py.addr.port());
     assert_eq!(state[&id]["state"], "bound", "{state}");
 }
+
+/// `examples/thrift.yaml` runs as written (ports and the namer's root aside): its Thrift
+/// router names calls by method and finds the `thrift` service's instances in the fs
+/// namer, through an upgrade attempt the Apache server refuses.
+#[test]
+fn the_thrift_example_routes_calls_by_method_through_the_fs_namer() {
+    let py = ThriftServer::start(Lang::Python, Transport::Framed, Proto::Binary, "py");
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let disco = l5d_integration::temp_dir("thrift-example-disco");
+    std::fs::write(
+        disco.join("thrift"),
+        format!("127.0.0.1 {}\n", py.addr.port()),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(format!("{root}/examples/thrift.yaml")).unwrap();
+    let yaml = text
+        .replace(
+            "rootDir: examples/disco",
+            &format!("rootDir: {}", disco.display()),
+        )
+        .replace("port: 9990", "port: 0")
+        .replace("port: 4140", "port: 0")
+        .replace("port: 4114", "port: 0");
+    let mut l = Linkerd::start(Path::new(BIN), &yaml, "http");
+    let thrift = l.addr_of("thrift", "thrift");
+    let got = call(
+        Lang::Python,
+        thrift,
+        Transport::Framed,
+        Proto::Binary,
+        &["ping:example", "fired"],
+    );
+    assert_eq!(got[0], Outcome::ok("py:pong:example"));
+    assert_eq!(got[1], Outcome::Ok(serde_json::json!([])));
+    let m = l.metrics();
+    assert_eq!(m["rt/thrift/service/svc/ping/requests"], 1, "{m}");
+    assert_eq!(m["rt/thrift/client/#/io.l5d.fs/thrift/requests"], 2, "{m}");
+}
