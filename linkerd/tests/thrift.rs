@@ -267,6 +267,39 @@ fn multiplexed_names_route_by_service_and_method() {
     assert_eq!(got[2], Outcome::ok("m:pong:again"));
 }
 
+/// Makes `calls` on one connection to `server` through `l`: the one whose message
+/// starts with `close` or `sleep` fails with an exception saying `why` and counted as
+/// `exception` in the client's failures, every other one is answered; the metrics.
+fn one_call_fails(
+    l: &Linkerd,
+    server: &ThriftServer,
+    calls: &[&str],
+    why: &str,
+    exception: &str,
+) -> serde_json::Value {
+    let got = call(
+        Lang::Python,
+        l.addr,
+        Transport::Framed,
+        Proto::Binary,
+        calls,
+    );
+    for (c, o) in calls.iter().zip(&got) {
+        let msg = &c["ping:".len()..];
+        if msg.starts_with("close") || msg.starts_with("sleep") {
+            let (kind, message) = app_error(o);
+            assert_eq!(kind, 6);
+            assert!(message.contains(why), "{message}");
+        } else {
+            assert_eq!(o, &Outcome::ok(&format!("py:pong:{msg}")));
+        }
+    }
+    let m = l.metrics();
+    let client = format!("rt/thrift/client/$/inet/127.0.0.1/{}", server.addr.port());
+    assert_eq!(m[format!("{client}/failures/{exception}")], 1, "{m}");
+    m
+}
+
 #[test]
 fn a_backend_that_closes_mid_call_fails_that_call_only() {
     let py = ThriftServer::start(Lang::Python, Transport::Framed, Proto::Binary, "py");
@@ -280,24 +313,12 @@ fn a_backend_that_closes_mid_call_fails_that_call_only() {
         )],
         "thrift",
     );
-    let got = call(
-        Lang::Python,
-        l.addr,
-        Transport::Framed,
-        Proto::Binary,
+    let m = one_call_fails(
+        &l,
+        &py,
         &["ping:before", "ping:close", "ping:after"],
-    );
-    assert_eq!(got[0], Outcome::ok("py:pong:before"));
-    let (kind, message) = app_error(&got[1]);
-    assert_eq!(kind, 6);
-    assert!(message.contains("closed"), "{message}");
-    assert_eq!(got[2], Outcome::ok("py:pong:after"));
-    let m = l.metrics();
-    let client = format!("rt/thrift/client/$/inet/127.0.0.1/{}", py.addr.port());
-    assert_eq!(
-        m[format!("{client}/failures/com.twitter.finagle.ChannelClosedException")],
-        1,
-        "{m}"
+        "closed",
+        "com.twitter.finagle.ChannelClosedException",
     );
     assert_eq!(m["rt/thrift/service/svc/failures"], 1);
 }
@@ -485,4 +506,72 @@ fn the_thrift_example_routes_calls_by_method_through_the_fs_namer() {
     let m = l.metrics();
     assert_eq!(m["rt/thrift/service/svc/ping/requests"], 1, "{m}");
     assert_eq!(m["rt/thrift/client/#/io.l5d.fs/thrift/requests"], 2, "{m}");
+}
+
+#[test]
+fn a_slow_backend_times_out_the_call_and_the_connection_stays_usable() {
+    let py = ThriftServer::start(Lang::Python, Transport::Framed, Proto::Binary, "py");
+    let l = linkerd(
+        &[router(
+            "thrift",
+            &to(&py),
+            Transport::Framed,
+            Proto::Binary,
+            "    requestAttemptTimeoutMs: 200\n",
+        )],
+        "thrift",
+    );
+    one_call_fails(
+        &l,
+        &py,
+        &["ping:sleep:3000", "ping:quick"],
+        "requestAttemptTimeoutMs",
+        "com.twitter.finagle.IndividualRequestTimeoutException",
+    );
+}
+
+#[test]
+fn calls_to_a_dead_endpoint_are_requeued_to_a_live_one() {
+    let py = ThriftServer::start(Lang::Python, Transport::Framed, Proto::Binary, "live");
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let disco = l5d_integration::temp_dir("thrift-requeue");
+    std::fs::write(
+        disco.join("ping"),
+        format!("127.0.0.1 {dead_port}\n127.0.0.1 {}\n", py.addr.port()),
+    )
+    .unwrap();
+    let yaml = format!(
+        "admin:\n  port: 0\nnamers:\n- kind: io.l5d.fs\n  rootDir: {}\nrouters:\n{}",
+        disco.display(),
+        router(
+            "thrift",
+            "/svc => /#/io.l5d.fs;",
+            Transport::Framed,
+            Proto::Binary,
+            "  thriftMethodInDst: true\n"
+        )
+    );
+    let l = Linkerd::start_router(Path::new(BIN), &yaml, "thrift", "thrift");
+    let calls: Vec<String> = (0..20).map(|i| format!("ping:{i}")).collect();
+    let calls: Vec<&str> = calls.iter().map(String::as_str).collect();
+    let all = call_concurrently(
+        Lang::Python,
+        l.addr,
+        Transport::Framed,
+        Proto::Binary,
+        4,
+        &calls,
+    );
+    for got in &all {
+        for (i, o) in got.iter().enumerate() {
+            assert_eq!(o, &Outcome::ok(&format!("live:pong:{i}")));
+        }
+    }
+    let m = l.metrics();
+    let requeues = m["rt/thrift/client/#/io.l5d.fs/ping/retries/requeues"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(requeues >= 1, "{m}");
 }
