@@ -1,6 +1,6 @@
 //! Real Thrift peers for end-to-end tests: Apache Thrift's Python and Node.js libraries
 //! (clients and servers of `integration/thrift/ping.thrift`'s PingService) and
-//! twitter.common.rpc's TTwitter client, installed by `integration/thrift/install.sh`.
+//! twitter.common.rpc's TTwitter client and scales-rpc's ThriftMux client, installed by `integration/thrift/install.sh`.
 //! Nobody here wrote them; the scripts beside the IDL only wire their generated code to a
 //! command line.
 
@@ -138,6 +138,7 @@ fn command(lang: Lang, name: &str) -> Vec<String> {
     ];
     match lang {
         Lang::Python if name.starts_with("ttwitter") => cmd.push(p("ttwitter/bin/python")),
+        Lang::Python if name.starts_with("scales") => cmd.push(p("scales/bin/python")),
         Lang::Python => cmd.push(p("py/bin/python")),
         Lang::Node => cmd.push("node".into()),
     }
@@ -323,4 +324,36 @@ pub fn ttwitter_call(
     }
     args.extend(calls.iter().map(|c| c.to_string()));
     run_client(args).remove(0)
+}
+
+/// Makes `calls` with scales-rpc's ThriftMux client (one session), each call given
+/// `timeout_s` seconds; with `concurrent`, all at once. The outcomes, and the calls in
+/// the order their replies arrived.
+pub fn scales_call(
+    addr: SocketAddr,
+    timeout_s: f64,
+    concurrent: bool,
+    calls: &[&str],
+) -> (Vec<Outcome>, Vec<String>) {
+    install();
+    let mut args = command(Lang::Python, "scales_client.py");
+    args.push("--addr".into());
+    args.push(addr.to_string());
+    args.push("--timeout-s".into());
+    args.push(timeout_s.to_string());
+    if concurrent {
+        args.push("--concurrent".into());
+    }
+    args.extend(calls.iter().map(|c| c.to_string()));
+    let mut out = run_client(args);
+    let arrived = out
+        .pop()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| match o {
+            Outcome::Ok(serde_json::Value::String(s)) => s,
+            other => panic!("not a call: {other:?}"),
+        })
+        .collect();
+    (out.remove(0), arrived)
 }

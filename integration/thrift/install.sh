@@ -3,7 +3,8 @@
 # <repo>/target/peers): Debian's thrift-compiler (code generation), Apache Thrift's Python
 # library (PyPI) in a virtualenv, twitter.common.rpc 0.3.9 (a TTwitter client, PyPI) in
 # another, Apache Thrift's Node.js library (npm), and the PingService code generated for
-# Python and Node. Idempotent: a stamp records a finished install of this script's version.
+# Python and Node, and scales-rpc 2.0.1 (a ThriftMux client, PyPI) in its own virtualenv.
+# Idempotent: a stamp records a finished install of this script's version.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 peers="${L5D_PEERS:-$here/../../target/peers}"
@@ -38,6 +39,10 @@ echo "installing twitter.common.rpc 0.3.9 (PyPI) into $peers/ttwitter"
 python3 -m venv "$peers/ttwitter"
 "$peers/ttwitter/bin/pip" install --quiet --disable-pip-version-check \
     twitter.common.rpc==0.3.9 twitter.common.finagle-thrift==0.3.9 thrift==0.22.0
+
+echo "installing scales-rpc 2.0.1 (PyPI, a ThriftMux client) into $peers/scales"
+python3 -m venv "$peers/scales"
+"$peers/scales/bin/pip" install --quiet --disable-pip-version-check scales-rpc==2.0.1 thrift==0.22.0
 
 echo "installing Apache Thrift for Node.js (npm) into $peers/node"
 mkdir -p "$peers/node"

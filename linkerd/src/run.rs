@@ -112,6 +112,18 @@ pub async fn start(config: &LinkerdConfig, metrics: &Registry) -> Result<Started
                 client_states.push(Arc::new(move || r.client_state()));
                 Some(thrift.addrs)
             }
+            "mux" => {
+                let mux = l5d_mux::start::start_mux(router, interp, metrics, &drain).await?;
+                let states = mux.client_state;
+                client_states.push(Arc::new(move || states()));
+                Some(mux.addrs)
+            }
+            "thriftmux" => {
+                let tm = l5d_mux::start::start_thriftmux(router, interp, metrics, &drain).await?;
+                let states = tm.client_state;
+                client_states.push(Arc::new(move || states()));
+                Some(tm.addrs)
+            }
             _ => None,
         };
         if let Some(addrs) = addrs {

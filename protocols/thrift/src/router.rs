@@ -62,6 +62,9 @@ pub struct Call {
     pub message: Bytes,
     /// The TTwitter request header, on an upgraded connection.
     pub ttwitter: Option<RequestHeader>,
+    /// Dtab entries the call carries otherwise (a ThriftMux dispatch's dtab), applied
+    /// after the TTwitter delegations.
+    pub local_dtab: Dtab,
 }
 
 /// Why a call got no reply from a backend.
@@ -160,6 +163,7 @@ impl ThriftRouter {
                 local = Dtab::new(dentries);
             }
         }
+        local = local.concat(&call.local_dtab);
         let name = &call.header.name;
         let suffix: Vec<&str> = match name.split_once(':') {
             Some((service, method)) if self.naming.method_in_dst => vec![service, method],

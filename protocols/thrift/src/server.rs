@@ -88,24 +88,35 @@ async fn accept(
         tokio::spawn(async move {
             let _tracked = conn.settings.drain.track();
             let _open = Open::new(conn.stats.clone());
-            if let Err(e) = conn.serve(stream).await {
-                tracing::debug!("router {}: thrift connection: {e}", conn.router.label());
-            }
+            conn.run(stream, bytes::BytesMut::new()).await;
         });
     }
 }
 
-struct Connection {
-    router: Arc<ThriftRouter>,
-    settings: Arc<ServerSettings>,
-    stats: Arc<ServerStats>,
-    in_flight: Arc<AtomicUsize>,
+/// One client connection of a Thrift server.
+pub struct Connection {
+    /// The router calls go to.
+    pub router: Arc<ThriftRouter>,
+    /// The server's settings.
+    pub settings: Arc<ServerSettings>,
+    /// The server's metrics.
+    pub stats: Arc<ServerStats>,
+    /// Calls in flight on the server (`maxConcurrentRequests`).
+    pub in_flight: Arc<AtomicUsize>,
 }
 
 impl Connection {
-    async fn serve(&self, mut stream: TcpStream) -> std::io::Result<()> {
+    /// Serves the connection until it closes, starting with `prefix` (bytes already read
+    /// from it: a ThriftMux server hands over a client it found speaking plain Thrift).
+    pub async fn run(&self, stream: TcpStream, prefix: bytes::BytesMut) {
+        if let Err(e) = self.serve(stream, prefix).await {
+            tracing::debug!("router {}: thrift connection: {e}", self.router.label());
+        }
+    }
+
+    async fn serve(&self, mut stream: TcpStream, prefix: bytes::BytesMut) -> std::io::Result<()> {
         let settings = &self.settings;
-        let mut reader = MessageReader::new(settings.framed);
+        let mut reader = MessageReader::with_prefix(settings.framed, prefix);
         let mut upgraded = false;
         loop {
             if settings.drain.is_draining() {
@@ -204,6 +215,7 @@ impl Connection {
                 header,
                 message,
                 ttwitter,
+                local_dtab: l5d_core::naming::Dtab::empty(),
             };
             let result = self.route(&call).await;
             self.stats.requests.record(result.is_ok(), start.elapsed());

@@ -22,14 +22,13 @@ pub struct Started {
     pub addrs: Vec<SocketAddr>,
 }
 
-/// Starts the router `cfg` describes, binding with `interpreter`, and every one of its
-/// servers, recording into `registry`; its servers stop gracefully with `drain`.
-pub async fn start(
+/// The router `cfg` describes (a `thrift` or `thriftmux` router's keys), binding with
+/// `interpreter` and recording into `registry`, and its encoding.
+pub fn router(
     cfg: &RouterConfig,
     interpreter: Arc<dyn NameInterpreter>,
     registry: &l5d_core::metrics::Registry,
-    drain: &Arc<l5d_core::shutdown::Drain>,
-) -> Result<Started, String> {
+) -> Result<(Arc<ThriftRouter>, Encoding), String> {
     let own = cfg
         .protocol_config
         .downcast_ref::<ThriftRouterConfig>()
@@ -79,6 +78,18 @@ pub async fn start(
         registry.clone(),
     ));
     l5d_core::router::spawn_sweeper(&router, ThriftRouter::sweep);
+    Ok((router, encoding))
+}
+
+/// Starts the router `cfg` describes, binding with `interpreter`, and every one of its
+/// servers, recording into `registry`; its servers stop gracefully with `drain`.
+pub async fn start(
+    cfg: &RouterConfig,
+    interpreter: Arc<dyn NameInterpreter>,
+    registry: &l5d_core::metrics::Registry,
+    drain: &Arc<l5d_core::shutdown::Drain>,
+) -> Result<Started, String> {
+    let (router, encoding) = router(cfg, interpreter, registry)?;
     let mut addrs = Vec::new();
     for s in &cfg.servers {
         let framed = s

@@ -54,6 +54,15 @@ impl MessageReader {
         }
     }
 
+    /// A reader whose first bytes, already read from the connection, are `prefix`.
+    pub fn with_prefix(framed: bool, prefix: BytesMut) -> MessageReader {
+        MessageReader {
+            framed,
+            prefixed: None,
+            buf: prefix,
+        }
+    }
+
     /// Whether bytes past the last message have been read.
     pub fn has_buffered(&self) -> bool {
         !self.buf.is_empty()
