@@ -11,16 +11,25 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const TDISPATCH: u8 = 2;
-const RDISPATCH: u8 = 0xfe;
+/// Rdispatch's type byte.
+pub const RDISPATCH: u8 = 0xfe;
 const TPING: u8 = 65;
 const RPING: u8 = 0xbf;
 const TINIT: u8 = 68;
 const RINIT: u8 = 0xbc;
 const RERR_LEGACY: u8 = 127;
 const RERR: u8 = 0x80;
+const TDISCARDED: u8 = 66;
+const TDISCARDED_LEGACY: u8 = 0xc2;
+/// Rdiscarded's type byte.
+pub const RDISCARDED: u8 = 0xbe;
+/// Tdrain's type byte.
+pub const TDRAIN: u8 = 64;
+const RDRAIN: u8 = 0xc0;
 const MORE: u32 = 0x80_0000;
 
 /// The fragment size both ends ask their peer for.
@@ -91,34 +100,55 @@ fn init_body(framer: u32) -> Vec<u8> {
     b
 }
 
-/// A Mux server answering every dispatch with what it received.
+/// A Mux server answering every dispatch with what it received, but for dispatches whose
+/// body is `hold`, which it never answers.
 pub struct MuxServer {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// The tags of the Tdiscarded messages it received.
+    pub discards: Arc<Mutex<Vec<u32>>>,
 }
 
 impl MuxServer {
     /// Starts the server on a free port (its threads end with the test process).
     pub fn start() -> MuxServer {
+        MuxServer::start_with(true)
+    }
+
+    /// Starts a server that never answers pings (a server that hangs).
+    pub fn start_mute() -> MuxServer {
+        MuxServer::start_with(false)
+    }
+
+    fn start_with(pings: bool) -> MuxServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().unwrap();
+        let discards = Arc::new(Mutex::new(Vec::new()));
+        let d = discards.clone();
         std::thread::spawn(move || {
             for s in listener.incoming().flatten() {
-                std::thread::spawn(move || serve(s));
+                let d = d.clone();
+                std::thread::spawn(move || serve(s, pings, d));
             }
         });
-        MuxServer { addr }
+        MuxServer { addr, discards }
     }
 }
 
-fn serve(mut s: TcpStream) {
+fn serve(mut s: TcpStream, pings: bool, discards: Arc<Mutex<Vec<u32>>>) {
     while let Some((typ, tag, body)) = read_message(&mut s) {
         match typ {
             RERR_LEGACY | RERR if body == b"tinit check" => {
                 write_frame(&mut s, RERR_LEGACY, tag, &body)
             }
             TINIT => write_frame(&mut s, RINIT, tag, &init_body(FRAGMENT)),
-            TPING => write_frame(&mut s, RPING, tag, &[]),
+            TPING if pings => write_frame(&mut s, RPING, tag, &[]),
+            TDISCARDED | TDISCARDED_LEGACY => {
+                let which = u32::from_be_bytes([0, body[0], body[1], body[2]]);
+                discards.lock().unwrap().push(which);
+                write_frame(&mut s, RDISCARDED, which, &[]);
+            }
+            TDISPATCH if body.ends_with(b"hold") => {}
             TDISPATCH => {
                 let mut b = &body[..];
                 let n = u16::from_be_bytes([b[0], b[1]]);
@@ -189,6 +219,32 @@ impl MuxClient {
         write_frame(&mut self.stream, TPING, tag, &[]);
         let (typ, t, _) = read_message(&mut self.stream).expect("Rping");
         assert_eq!((typ, t), (RPING, tag));
+    }
+
+    /// Sends one dispatch on `tag` (no contexts, no dtab) without waiting for a reply.
+    pub fn send_dispatch(&mut self, tag: u32, dst: &str, body: &str) {
+        let mut b = 0u16.to_be_bytes().to_vec();
+        put2(&mut b, dst.as_bytes());
+        b.extend_from_slice(&0u16.to_be_bytes());
+        b.extend_from_slice(body.as_bytes());
+        write_fragmented(&mut self.stream, TDISPATCH, tag, &b);
+    }
+
+    /// Abandons the dispatch on `tag` (Tdiscarded, as Finagle sends it, on tag 0).
+    pub fn discard(&mut self, tag: u32) {
+        let mut b = tag.to_be_bytes()[1..].to_vec();
+        b.extend_from_slice(b"Future cancelled");
+        write_frame(&mut self.stream, TDISCARDED_LEGACY, 0, &b);
+    }
+
+    /// Acknowledges a Tdrain.
+    pub fn ack_drain(&mut self) {
+        write_frame(&mut self.stream, RDRAIN, 1, &[]);
+    }
+
+    /// The next message from linkerd: (type, tag, body), `None` once it closed.
+    pub fn read(&mut self) -> Option<(u8, u32, Vec<u8>)> {
+        read_message(&mut self.stream)
     }
 
     /// Sends dispatches on tags 2, 3, ... (each with `contexts`, `dst`, `dtab`, body),

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use l5d_integration::mux_peer::{MuxClient, MuxServer};
+use l5d_integration::mux_peer::{MuxClient, MuxServer, RDISCARDED, RDISPATCH};
 use l5d_integration::thrift_peers::{
     call, scales_call, ttwitter_call, Lang, Outcome, Proto, ThriftServer, Transport,
 };
@@ -208,4 +208,95 @@ fn a_malformed_mux_frame_ends_that_session_only() {
     let mut c = MuxClient::connect(l.addr);
     let replies = c.dispatch_all(&[], &[("/x", &[], "fine")]);
     assert_eq!(seen(&replies[&2])["body"], "fine");
+}
+
+#[test]
+fn a_discarded_dispatch_is_discarded_upstream_too() {
+    let upstream = MuxServer::start();
+    let l = mux_linkerd(&format!(
+        "/svc => /$/inet/127.0.0.1/{};",
+        upstream.addr.port()
+    ));
+    let mut c = MuxClient::connect(l.addr);
+    c.send_dispatch(2, "/x", "hold");
+    // Once linkerd has forwarded it, the caller gives up on it.
+    let client = format!("rt/mux/client/$/inet/127.0.0.1/{}", upstream.addr.port());
+    eventually(
+        "the dispatch to reach upstream",
+        Duration::from_secs(20),
+        || (l.metrics()[format!("{client}/pending")] == 1.0).then_some(()),
+    );
+    c.discard(2);
+    let (typ, tag, _) = c.read().expect("an answer to the discard");
+    assert_eq!((typ, tag), (RDISCARDED, 2));
+    eventually("upstream to be told", Duration::from_secs(20), || {
+        (!upstream.discards.lock().unwrap().is_empty()).then_some(())
+    });
+    // The tag is free again, and the session serves on.
+    let replies = c.dispatch_all(&[], &[("/x", &[], "after")]);
+    assert_eq!(seen(&replies[&2])["body"], "after");
+}
+
+#[test]
+fn dispatches_beyond_max_concurrent_requests_are_nacked() {
+    let upstream = MuxServer::start();
+    let yaml = format!(
+        "admin:\n  port: 0\nrouters:\n- protocol: mux\n  dtab: /svc => /$/inet/127.0.0.1/{};\n  servers:\n  - port: 0\n    maxConcurrentRequests: 1\n",
+        upstream.addr.port()
+    );
+    let l = Linkerd::start_router(Path::new(BIN), &yaml, "mux", "mux");
+    let mut c = MuxClient::connect(l.addr);
+    c.send_dispatch(2, "/x", "hold");
+    c.send_dispatch(3, "/x", "one too many");
+    let (typ, tag, body) = c.read().expect("a reply");
+    assert_eq!((typ, tag, body[0]), (RDISPATCH, 3, 2), "NACK");
+    c.discard(2);
+    let (typ, tag, _) = c.read().expect("an answer to the discard");
+    assert_eq!((typ, tag), (RDISCARDED, 2));
+    let replies = c.dispatch_all(&[], &[("/x", &[], "admitted")]);
+    assert_eq!(seen(&replies[&2])["body"], "admitted");
+}
+
+#[test]
+fn an_upstream_that_stops_answering_pings_fails_its_dispatches() {
+    let upstream = MuxServer::start_mute();
+    let l = mux_linkerd(&format!(
+        "/svc => /$/inet/127.0.0.1/{};",
+        upstream.addr.port()
+    ));
+    let mut c = MuxClient::connect(l.addr);
+    c.send_dispatch(2, "/x", "hold");
+    // linkerd pings its sessions every few seconds and gives up on a silent one.
+    let (typ, tag, body) = c.read().expect("a reply");
+    assert_eq!((typ, tag, body[0]), (RDISPATCH, 2, 1), "ERROR");
+    let why = String::from_utf8_lossy(&body);
+    assert!(why.contains("pings"), "{why}");
+}
+
+#[test]
+fn shutdown_drains_mux_sessions() {
+    let upstream = MuxServer::start();
+    let l = mux_linkerd(&format!(
+        "/svc => /$/inet/127.0.0.1/{};",
+        upstream.addr.port()
+    ));
+    let mut c = MuxClient::connect(l.addr);
+    let replies = c.dispatch_all(&[], &[("/x", &[], "before")]);
+    assert_eq!(seen(&replies[&2])["body"], "before");
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-X",
+            "POST",
+            &format!("http://{}/admin/shutdown", l.admin),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (typ, _, _) = c.read().expect("Tdrain");
+    assert_eq!(typ, l5d_integration::mux_peer::TDRAIN);
+    c.ack_drain();
+    assert!(c.read().is_none(), "the session closes once drained");
+    let done = l.process.wait(Duration::from_secs(30));
+    assert!(done.status.success(), "{}", done.stderr);
 }

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -103,6 +103,9 @@ struct Shared {
     draining: AtomicBool,
     /// Whether an Rping came since the last Tping.
     ponged: AtomicBool,
+    /// When the server's last lease ends, in ms of the process clock (0: no lease
+    /// given, so none to run out).
+    lease_until: AtomicU64,
 }
 
 /// One Mux session to a server; cheap to clone, shared by every dispatch to it.
@@ -171,6 +174,7 @@ impl Session {
             tx,
             draining: AtomicBool::new(false),
             ponged: AtomicBool::new(true),
+            lease_until: AtomicU64::new(0),
         });
         let framer = Arc::new(std::sync::atomic::AtomicUsize::new(max_fragment));
         tokio::spawn(crate::server::write_frames(wr, rx, framer));
@@ -182,6 +186,13 @@ impl Session {
     /// Whether the session can take new dispatches.
     pub fn is_available(&self) -> bool {
         !self.shared.draining.load(Ordering::Relaxed) && lock(&self.shared.state).closed.is_none()
+    }
+
+    /// Whether the server's lease has run out (Finagle calls such a session busy: it
+    /// still works, but balancers should prefer others).
+    pub fn is_lease_expired(&self) -> bool {
+        let until = self.shared.lease_until.load(Ordering::Relaxed);
+        until != 0 && (l5d_core::clock::now().as_millis() as u64) >= until
     }
 
     /// Sends `req` and waits for its reply; dropping the future discards the dispatch.
@@ -301,8 +312,13 @@ async fn read_loop(
                     shared.draining.store(true, Ordering::Relaxed);
                     let _ = shared.tx.send((tag, Message::Rdrain));
                 }
-                // Leases are not needed to route: a lease's end is treated as a drain
-                // would be only when the server also drains.
+                // A lease in milliseconds (the only unit Finagle's clients know): the
+                // session is busy once it ends, until the next one.
+                Message::Tlease { unit: 0, howmuch } => {
+                    let now = l5d_core::clock::now().as_millis() as u64;
+                    let until = now.saturating_add(howmuch.max(0) as u64).max(1);
+                    shared.lease_until.store(until, Ordering::Relaxed);
+                }
                 Message::Tlease { .. } => {}
                 other => {
                     tracing::debug!("mux client: ignoring unexpected {other:?} on tag {tag}");

@@ -45,8 +45,13 @@ impl Load for Endpoint {
         &self.load
     }
 
+    /// Available unless failure accrual marked it dead or its server's lease ran out.
     fn is_available(&self) -> bool {
-        self.accrual.is_available()
+        let leased_out = self
+            .session
+            .try_lock()
+            .is_ok_and(|s| s.as_ref().is_some_and(Session::is_lease_expired));
+        self.accrual.is_available() && !leased_out
     }
 }
 
