@@ -5,7 +5,9 @@
 //!   allows, so the proxy in front of it is what is measured;
 //! * `thriftbench load ADDR CONNECTIONS SECONDS`: a closed-loop client: each connection
 //!   sends a framed `ping` call with a 1 KiB argument and waits for its reply; prints
-//!   calls per second and latency percentiles.
+//!   calls per second and latency percentiles;
+//! * `thriftbench muxload ADDR CONNECTIONS SECONDS`: the same calls as ThriftMux
+//!   dispatches (one session per connection, no handshake, as scales-rpc sends them).
 //!
 //! Written here because no packaged Thrift load generator exists; Apache's libraries
 //! would measure Python's speed rather than the proxy's.
@@ -65,7 +67,18 @@ fn ping_call(seqid: i32) -> Vec<u8> {
     f
 }
 
-fn load(addr: &str, connections: usize, seconds: u64) {
+/// The call as a ThriftMux dispatch on tag 2: no contexts, dst or dtab.
+fn mux_call(seqid: i32) -> Vec<u8> {
+    let thrift = ping_call(seqid);
+    let mut body = vec![0u8; 6];
+    body.extend_from_slice(&thrift[4..]);
+    let mut f = ((4 + body.len()) as u32).to_be_bytes().to_vec();
+    f.extend_from_slice(&[2, 0, 0, 2]);
+    f.extend_from_slice(&body);
+    f
+}
+
+fn load(addr: &str, connections: usize, seconds: u64, mux: bool) {
     let stop = Arc::new(AtomicBool::new(false));
     let handles: Vec<_> = (0..connections)
         .map(|_| {
@@ -80,9 +93,17 @@ fn load(addr: &str, connections: usize, seconds: u64) {
                 while !stop.load(Ordering::Relaxed) {
                     seqid += 1;
                     let t = Instant::now();
-                    s.write_all(&ping_call(seqid)).expect("write");
-                    read_frame(&mut s, &mut buf).expect("reply");
-                    assert_eq!(&buf[..4], b"\x80\x01\x00\x02", "a REPLY");
+                    if mux {
+                        s.write_all(&mux_call(seqid)).expect("write");
+                        read_frame(&mut s, &mut buf).expect("reply");
+                        // Rdispatch on tag 2, status OK, no contexts, then the reply.
+                        assert_eq!(&buf[..5], b"\xfe\x00\x00\x02\x00", "an OK Rdispatch");
+                        assert_eq!(&buf[7..11], b"\x80\x01\x00\x02", "a REPLY");
+                    } else {
+                        s.write_all(&ping_call(seqid)).expect("write");
+                        read_frame(&mut s, &mut buf).expect("reply");
+                        assert_eq!(&buf[..4], b"\x80\x01\x00\x02", "a REPLY");
+                    }
                     lat.push(t.elapsed().as_micros() as u64);
                 }
                 lat
@@ -110,13 +131,16 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("serve") => serve(args[2].parse().expect("a port")),
-        Some("load") => load(
+        Some(mode @ ("load" | "muxload")) => load(
             &args[2],
             args[3].parse().expect("connections"),
             args[4].parse().expect("seconds"),
+            mode == "muxload",
         ),
         _ => {
-            eprintln!("usage: thriftbench serve PORT | thriftbench load ADDR CONNECTIONS SECONDS");
+            eprintln!(
+                "usage: thriftbench serve PORT | thriftbench load|muxload ADDR CONNECTIONS SECONDS"
+            );
             std::process::exit(2);
         }
     }

@@ -13,3 +13,4 @@ pub mod config;
 pub mod router;
 pub mod server;
 pub mod start;
+pub mod thriftmux;
