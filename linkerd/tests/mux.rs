@@ -300,3 +300,38 @@ fn shutdown_drains_mux_sessions() {
     let done = l.process.wait(Duration::from_secs(30));
     assert!(done.status.success(), "{}", done.stderr);
 }
+
+#[test]
+fn a_thriftmux_router_can_speak_thriftmux_to_its_backends() {
+    let py = ThriftServer::start(Lang::Python, Transport::Framed, Proto::Binary, "py");
+    // The backend: a thriftmux router in front of the Thrift server, the only ThriftMux
+    // server there is to install.
+    let backend = thriftmux(&py, "");
+    let yaml = format!(
+        "admin:\n  port: 0\nrouters:\n- protocol: thriftmux\n  label: front\n  experimental: true\n  clientProtocol: thriftmux\n  thriftMethodInDst: true\n  dtab: /svc/ping => /$/inet/127.0.0.1/{};\n  servers:\n  - port: 0\n",
+        backend.addr.port()
+    );
+    let front = Linkerd::start_router(Path::new(BIN), &yaml, "front", "thriftmux");
+    let (got, _) = scales_call(front.addr, 10.0, false, &["ping:muxed", "ping:raise"]);
+    assert_eq!(got[0], Outcome::ok("py:pong:muxed"));
+    assert_eq!(got[1], Outcome::Declared("asked to raise".into()));
+    // A plain Thrift client on the front port goes on as ThriftMux too.
+    let got = call(
+        Lang::Python,
+        front.addr,
+        Transport::Framed,
+        Proto::Binary,
+        &["ping:plain", "fired"],
+    );
+    assert_eq!(got[0], Outcome::ok("py:pong:plain"));
+    match &got[1] {
+        Outcome::AppError { message, .. } => assert!(message.contains("/svc/fired"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    let m = front.metrics();
+    let client = format!("rt/front/client/$/inet/127.0.0.1/{}", backend.addr.port());
+    assert_eq!(m[format!("{client}/connects")], 1, "one session: {m}");
+    assert_eq!(m[format!("{client}/requests")], 3, "{m}");
+    let b = backend.metrics();
+    assert_eq!(b["rt/tm/service/svc/requests"], 3, "{b}");
+}

@@ -20,6 +20,8 @@ use l5d_core::router::{
     pick, BindError, Bindings, Client, ConnectFailure, Factories, Pending, Unroutable,
 };
 
+use l5d_thrift::router::{Call, CallRouter, RouteError};
+
 use crate::client::{Session, SessionError};
 use crate::codec::{Rdispatch, Status, Tdispatch};
 use crate::server::{error, Handler};
@@ -115,6 +117,9 @@ pub struct Naming {
     pub dtab: Dtab,
     /// `bindingTimeoutMs`.
     pub binding_timeout: Duration,
+    /// Name dispatches by their Thrift call instead of their dst (a thriftmux router
+    /// speaking ThriftMux to backends), with `thriftMethodInDst` as given.
+    pub thrift: Option<bool>,
 }
 
 /// A Mux router (one `routers[]` entry of protocol `mux`).
@@ -122,6 +127,7 @@ pub struct MuxRouter {
     label: String,
     dst_prefix: Path,
     dtab: Dtab,
+    thrift: Option<bool>,
     bindings: Bindings<Service, Leaf, Endpoint>,
     rng: Rng,
 }
@@ -194,6 +200,7 @@ impl MuxRouter {
             label,
             dst_prefix: naming.dst_prefix,
             dtab: naming.dtab,
+            thrift: naming.thrift,
             rng: Rng::from_entropy(),
         }
     }
@@ -203,8 +210,26 @@ impl MuxRouter {
         &self.label
     }
 
-    /// The name of a dispatch: `dstPrefix ++ dst`, with its dtab as the local dtab.
+    /// The name of a dispatch: `dstPrefix ++ dst` (or, naming Thrift calls, the thrift
+    /// router's name of its call), with its dtab as the local dtab.
     pub fn identify(&self, req: &Tdispatch) -> Result<Dst, String> {
+        if let Some(method_in_dst) = self.thrift {
+            let header = l5d_thrift::codec::header(&req.body)
+                .map_err(|e| format!("not a Thrift call: {e}"))?;
+            let call = Call {
+                header,
+                message: req.body.clone(),
+                ttwitter: None,
+                local_dtab: read_dtab(&req.dtab)?,
+            };
+            return l5d_thrift::router::identify(
+                &self.dst_prefix,
+                &self.dtab,
+                method_in_dst,
+                &call,
+            )
+            .map_err(|e| e.0);
+        }
         let dst = std::str::from_utf8(&req.dst).map_err(|_| "a dst that is not UTF-8")?;
         let path = if dst.is_empty() || dst == "/" {
             self.dst_prefix.clone()
@@ -221,11 +246,15 @@ impl MuxRouter {
 
     /// Routes one dispatch; linkerd's failures are ERROR replies saying what failed.
     pub async fn route(&self, req: Tdispatch) -> Rdispatch {
+        match self.identify(&req) {
+            Ok(dst) => self.route_as(dst, req).await,
+            Err(e) => error(format!("linkerd: {e}")),
+        }
+    }
+
+    /// Routes one dispatch named `dst`.
+    pub async fn route_as(&self, dst: Dst, req: Tdispatch) -> Rdispatch {
         let start = Instant::now();
-        let dst = match self.identify(&req) {
-            Ok(d) => d,
-            Err(e) => return error(format!("linkerd: {e}")),
-        };
         let binding = self.bindings.binding(&dst);
         let service = &binding.service;
         let _pending = Pending::new(&service.stats.pending);
@@ -338,6 +367,48 @@ impl MuxRouter {
     /// Each client's state, by bound id, as `/client_state.json` shows it.
     pub fn client_state(&self) -> Vec<(String, serde_json::Value)> {
         self.bindings.client_state()
+    }
+}
+
+/// Plain Thrift calls (a vanilla or TTwitter client on a thriftmux port) go to backends
+/// as ThriftMux dispatches, named as the thrift router names them, their delegations
+/// carried as the dispatch's dtab.
+impl CallRouter for MuxRouter {
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    async fn route(&self, call: &Call) -> Result<Option<Bytes>, RouteError> {
+        let dst = l5d_thrift::router::identify(
+            &self.dst_prefix,
+            &self.dtab,
+            self.thrift.unwrap_or(false),
+            call,
+        )?;
+        let dtab = dst
+            .local_dtab
+            .dentries()
+            .iter()
+            .map(|d| {
+                (
+                    Bytes::from(d.prefix.to_string()),
+                    Bytes::from(d.dst.to_string()),
+                )
+            })
+            .collect();
+        let req = Tdispatch {
+            contexts: Vec::new(),
+            dst: Bytes::new(),
+            dtab,
+            body: call.message.clone(),
+        };
+        let rsp = self.route_as(dst, req).await;
+        match rsp.status {
+            Status::Ok if rsp.body.is_empty() => Ok(None),
+            Status::Ok => Ok(Some(rsp.body)),
+            Status::Error => Err(RouteError(String::from_utf8_lossy(&rsp.body).into_owned())),
+            Status::Nack => Err(RouteError("the backend refused the call (NACK)".into())),
+        }
     }
 }
 

@@ -19,11 +19,14 @@ use l5d_core::router::settings::{ClientKeys, Layered};
 use l5d_core::router::stats::ServerStats;
 use l5d_core::router::Open;
 use l5d_core::shutdown::Drain;
-use l5d_thrift::router::{Call, ThriftRouter};
+use l5d_thrift::codec::Encoding;
+use l5d_thrift::config::ThriftProtocol;
+use l5d_thrift::router::{Call, CallRouter, ThriftRouter};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::codec::{split_frame, Rdispatch, Status, Tdispatch};
+use crate::config::{ClientProtocol, ThriftMuxRouterConfig};
 use crate::router::{read_dtab, MuxRouter, Naming, RouterHandler};
 use crate::server::{error, is_thrift, serve, Handler, SessionSettings};
 
@@ -39,6 +42,15 @@ pub struct Started {
 struct Counted<H> {
     inner: H,
     stats: Arc<ServerStats>,
+}
+
+impl<H: Handler> Handler for Arc<H> {
+    fn dispatch(
+        &self,
+        req: Tdispatch,
+    ) -> impl std::future::Future<Output = Rdispatch> + Send + 'static {
+        (**self).dispatch(req)
+    }
 }
 
 impl<H: Handler> Handler for Counted<H> {
@@ -132,6 +144,30 @@ where
     }
 }
 
+/// The mux router `cfg` describes; with `thrift`, naming dispatches by their Thrift
+/// calls (`thriftMethodInDst` as given).
+fn mux_router(
+    cfg: &RouterConfig,
+    interpreter: Arc<dyn NameInterpreter>,
+    registry: &l5d_core::metrics::Registry,
+    thrift: Option<bool>,
+) -> MuxRouter {
+    let clients = Layered::clients(&cfg.client, ClientKeys::of);
+    MuxRouter::new(
+        cfg.label.clone(),
+        Naming {
+            dst_prefix: cfg.dst_prefix.clone(),
+            dtab: cfg.dtab.clone(),
+            binding_timeout: Duration::from_millis(cfg.binding_timeout_ms),
+            thrift,
+        },
+        interpreter,
+        Box::new(move |id: &Path| ClientKeys::setup(clients.applying(id))),
+        Box::new(timeouts(cfg)),
+        registry.clone(),
+    )
+}
+
 /// Starts a `mux` router and its servers.
 pub async fn start_mux(
     cfg: &RouterConfig,
@@ -139,19 +175,7 @@ pub async fn start_mux(
     registry: &l5d_core::metrics::Registry,
     drain: &Arc<Drain>,
 ) -> Result<Started, String> {
-    let clients = Layered::clients(&cfg.client, ClientKeys::of);
-    let router = Arc::new(MuxRouter::new(
-        cfg.label.clone(),
-        Naming {
-            dst_prefix: cfg.dst_prefix.clone(),
-            dtab: cfg.dtab.clone(),
-            binding_timeout: Duration::from_millis(cfg.binding_timeout_ms),
-        },
-        interpreter,
-        Box::new(move |id: &Path| ClientKeys::setup(clients.applying(id))),
-        Box::new(timeouts(cfg)),
-        registry.clone(),
-    ));
+    let router = Arc::new(mux_router(cfg, interpreter, registry, None));
     let mut addrs = Vec::new();
     for s in &cfg.servers {
         let listener = TcpListener::bind(s.addr())
@@ -223,7 +247,48 @@ pub async fn start_thriftmux(
     registry: &l5d_core::metrics::Registry,
     drain: &Arc<Drain>,
 ) -> Result<Started, String> {
-    let (router, encoding) = l5d_thrift::start::router(cfg, interpreter, registry)?;
+    let own = cfg
+        .protocol_config
+        .downcast_ref::<ThriftMuxRouterConfig>()
+        .ok_or_else(|| format!("router '{}' is not a thriftmux router", cfg.label))?;
+    let encoding = match own.thrift_protocol {
+        ThriftProtocol::Binary => Encoding::StrictBinary,
+        ThriftProtocol::Compact => Encoding::Compact,
+    };
+    match own.client_protocol {
+        ClientProtocol::Thrift => {
+            let (router, _) = l5d_thrift::start::router(cfg, &own.thrift(), interpreter, registry)?;
+            let handler = ThriftMuxHandler(router.clone());
+            let addrs = serve_thriftmux(cfg, registry, drain, encoding, &router, handler).await?;
+            Ok(Started {
+                client_state: Arc::new(move || router.client_state()),
+                addrs,
+            })
+        }
+        ClientProtocol::Thriftmux => {
+            let thrift = Some(own.thrift_method_in_dst);
+            let router = Arc::new(mux_router(cfg, interpreter, registry, thrift));
+            let handler = RouterHandler(router.clone());
+            let addrs = serve_thriftmux(cfg, registry, drain, encoding, &router, handler).await?;
+            Ok(Started {
+                client_state: Arc::new(move || router.client_state()),
+                addrs,
+            })
+        }
+    }
+}
+
+/// Serves a thriftmux router's servers: Mux sessions go to `handler`, plain Thrift
+/// clients to `router`.
+async fn serve_thriftmux<R: CallRouter, H: Handler>(
+    cfg: &RouterConfig,
+    registry: &l5d_core::metrics::Registry,
+    drain: &Arc<Drain>,
+    encoding: Encoding,
+    router: &Arc<R>,
+    handler: H,
+) -> Result<Vec<SocketAddr>, String> {
+    let handler = Arc::new(handler);
     let mut addrs = Vec::new();
     for s in &cfg.servers {
         let listener = TcpListener::bind(s.addr())
@@ -233,8 +298,8 @@ pub async fn start_thriftmux(
         let stats = Arc::new(ServerStats::new(registry, &cfg.label, local));
         let in_flight = Arc::new(AtomicUsize::new(0));
         let max = s.max_concurrent_requests.map(|n| n as usize);
-        let handler = Arc::new(Counted {
-            inner: ThriftMuxHandler(router.clone()),
+        let counted = Arc::new(Counted {
+            inner: handler.clone(),
             stats: stats.clone(),
         });
         let settings = SessionSettings {
@@ -257,8 +322,8 @@ pub async fn start_thriftmux(
             cfg.label.clone(),
             drain.clone(),
             move |mut stream| {
-                let (handler, settings, stats, d, label) = (
-                    handler.clone(),
+                let (counted, settings, stats, d, label) = (
+                    counted.clone(),
                     settings.clone(),
                     stats.clone(),
                     d.clone(),
@@ -277,7 +342,7 @@ pub async fn start_thriftmux(
                     match first_frame(&mut stream, &mut buf).await {
                         Ok(true) => vanilla.run(stream, buf).await,
                         Ok(false) => {
-                            if let Err(e) = serve(stream, buf, handler, settings).await {
+                            if let Err(e) = serve(stream, buf, counted, settings).await {
                                 tracing::info!("router {label}: thriftmux session ended: {e}");
                             }
                         }
@@ -288,9 +353,5 @@ pub async fn start_thriftmux(
         ));
         addrs.push(local);
     }
-    let r = router.clone();
-    Ok(Started {
-        client_state: Arc::new(move || r.client_state()),
-        addrs,
-    })
+    Ok(addrs)
 }

@@ -67,6 +67,31 @@ pub struct Call {
     pub local_dtab: Dtab,
 }
 
+/// What a Thrift server hands its calls to.
+pub trait CallRouter: Send + Sync + 'static {
+    /// The router's label (for logs).
+    fn label(&self) -> &str;
+
+    /// The reply to one call (none for a oneway call), or why there is none.
+    fn route(
+        &self,
+        call: &Call,
+    ) -> impl std::future::Future<Output = Result<Option<Bytes>, RouteError>> + Send;
+}
+
+impl CallRouter for ThriftRouter {
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn route(
+        &self,
+        call: &Call,
+    ) -> impl std::future::Future<Output = Result<Option<Bytes>, RouteError>> + Send {
+        ThriftRouter::route(self, call)
+    }
+}
+
 /// Why a call got no reply from a backend.
 #[derive(Debug)]
 pub struct RouteError(pub String);
@@ -144,44 +169,12 @@ impl ThriftRouter {
     /// The name of `call`: `dstPrefix ++ dest ++ (/service[/method] | /method)`, with
     /// the TTwitter delegations as its local dtab.
     pub fn identify(&self, call: &Call) -> Result<Dst, RouteError> {
-        let mut path = self.naming.dst_prefix.clone();
-        let mut local = Dtab::empty();
-        if let Some(h) = &call.ttwitter {
-            if let Some(dest) = h.dest.as_deref().filter(|d| !d.is_empty()) {
-                let dest = Path::read(dest)
-                    .map_err(|e| RouteError(format!("TTwitter dest '{dest}': {e}")))?;
-                path = path.concat(&dest);
-            }
-            if !h.delegations.is_empty() {
-                let mut dentries = Vec::with_capacity(h.delegations.len());
-                for (src, dst) in &h.delegations {
-                    let d = Dentry::read(&format!("{src}=>{dst}")).map_err(|e| {
-                        RouteError(format!("TTwitter delegation {src}=>{dst}: {e}"))
-                    })?;
-                    dentries.push(d);
-                }
-                local = Dtab::new(dentries);
-            }
-        }
-        local = local.concat(&call.local_dtab);
-        let name = &call.header.name;
-        let suffix: Vec<&str> = match name.split_once(':') {
-            Some((service, method)) if self.naming.method_in_dst => vec![service, method],
-            Some((service, _)) => vec![service],
-            None if self.naming.method_in_dst => vec![name.as_str()],
-            None => vec![],
-        };
-        for s in suffix {
-            path = path.concat(
-                &Path::read(&format!("/{s}"))
-                    .map_err(|e| RouteError(format!("method name '{name}': {e}")))?,
-            );
-        }
-        Ok(Dst {
-            path,
-            base_dtab: self.naming.dtab.clone(),
-            local_dtab: local,
-        })
+        identify(
+            &self.naming.dst_prefix,
+            &self.naming.dtab,
+            self.naming.method_in_dst,
+            call,
+        )
     }
 
     /// Routes one call; the backend's reply (none for a oneway call), or why there is
@@ -335,4 +328,53 @@ impl ThriftRouter {
     pub fn client_state(&self) -> Vec<(String, serde_json::Value)> {
         self.bindings.client_state()
     }
+}
+
+/// The name of `call` in a router with `dst_prefix` and `dtab`: `dstPrefix ++ dest ++
+/// (/service[/method] | /method)` (the method with `method_in_dst`), with the TTwitter
+/// delegations and the call's own dtab as its local dtab (Linkerd 1's thrift
+/// `Identifier`).
+pub fn identify(
+    dst_prefix: &Path,
+    dtab: &Dtab,
+    method_in_dst: bool,
+    call: &Call,
+) -> Result<Dst, RouteError> {
+    let mut path = dst_prefix.clone();
+    let mut local = Dtab::empty();
+    if let Some(h) = &call.ttwitter {
+        if let Some(dest) = h.dest.as_deref().filter(|d| !d.is_empty()) {
+            let dest =
+                Path::read(dest).map_err(|e| RouteError(format!("TTwitter dest '{dest}': {e}")))?;
+            path = path.concat(&dest);
+        }
+        if !h.delegations.is_empty() {
+            let mut dentries = Vec::with_capacity(h.delegations.len());
+            for (src, dst) in &h.delegations {
+                let d = Dentry::read(&format!("{src}=>{dst}"))
+                    .map_err(|e| RouteError(format!("TTwitter delegation {src}=>{dst}: {e}")))?;
+                dentries.push(d);
+            }
+            local = Dtab::new(dentries);
+        }
+    }
+    local = local.concat(&call.local_dtab);
+    let name = &call.header.name;
+    let suffix: Vec<&str> = match name.split_once(':') {
+        Some((service, method)) if method_in_dst => vec![service, method],
+        Some((service, _)) => vec![service],
+        None if method_in_dst => vec![name.as_str()],
+        None => vec![],
+    };
+    for s in suffix {
+        path = path.concat(
+            &Path::read(&format!("/{s}"))
+                .map_err(|e| RouteError(format!("method name '{name}': {e}")))?,
+        );
+    }
+    Ok(Dst {
+        path,
+        base_dtab: dtab.clone(),
+        local_dtab: local,
+    })
 }

@@ -18,7 +18,7 @@ use l5d_core::shutdown::Drain;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::codec::{self, app_error, Encoding, MessageType};
-use crate::router::{Call, ThriftRouter};
+use crate::router::{Call, CallRouter, ThriftRouter};
 use crate::transport::{write_message, MessageReader, ReadError};
 use crate::ttwitter;
 
@@ -94,9 +94,9 @@ async fn accept(
 }
 
 /// One client connection of a Thrift server.
-pub struct Connection {
+pub struct Connection<R> {
     /// The router calls go to.
-    pub router: Arc<ThriftRouter>,
+    pub router: Arc<R>,
     /// The server's settings.
     pub settings: Arc<ServerSettings>,
     /// The server's metrics.
@@ -105,7 +105,7 @@ pub struct Connection {
     pub in_flight: Arc<AtomicUsize>,
 }
 
-impl Connection {
+impl<R: CallRouter> Connection<R> {
     /// Serves the connection until it closes, starting with `prefix` (bytes already read
     /// from it: a ThriftMux server hands over a client it found speaking plain Thrift).
     pub async fn run(&self, stream: TcpStream, prefix: bytes::BytesMut) {

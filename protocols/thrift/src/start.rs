@@ -22,17 +22,14 @@ pub struct Started {
     pub addrs: Vec<SocketAddr>,
 }
 
-/// The router `cfg` describes (a `thrift` or `thriftmux` router's keys), binding with
-/// `interpreter` and recording into `registry`, and its encoding.
+/// The router `cfg` describes, with its Thrift keys `own` (a `thrift` or `thriftmux`
+/// router's), binding with `interpreter` and recording into `registry`, and its encoding.
 pub fn router(
     cfg: &RouterConfig,
+    own: &ThriftRouterConfig,
     interpreter: Arc<dyn NameInterpreter>,
     registry: &l5d_core::metrics::Registry,
 ) -> Result<(Arc<ThriftRouter>, Encoding), String> {
-    let own = cfg
-        .protocol_config
-        .downcast_ref::<ThriftRouterConfig>()
-        .ok_or_else(|| format!("router '{}' is not a thrift router", cfg.label))?;
     let encoding = match own.thrift_protocol {
         ThriftProtocol::Binary => Encoding::StrictBinary,
         ThriftProtocol::Compact => Encoding::Compact,
@@ -89,7 +86,11 @@ pub async fn start(
     registry: &l5d_core::metrics::Registry,
     drain: &Arc<l5d_core::shutdown::Drain>,
 ) -> Result<Started, String> {
-    let (router, encoding) = router(cfg, interpreter, registry)?;
+    let own = cfg
+        .protocol_config
+        .downcast_ref::<ThriftRouterConfig>()
+        .ok_or_else(|| format!("router '{}' is not a thrift router", cfg.label))?;
+    let (router, encoding) = router(cfg, own, interpreter, registry)?;
     let mut addrs = Vec::new();
     for s in &cfg.servers {
         let framed = s
