@@ -21,6 +21,7 @@ pub mod binding;
 pub mod clock;
 pub mod config;
 pub mod delegate;
+pub mod http_client;
 pub mod identifier;
 pub mod metrics;
 pub mod naming;

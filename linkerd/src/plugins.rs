@@ -4,9 +4,14 @@
 //! announcer, which live with linkerd).
 
 use l5d_core::config::defaults;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use l5d_core::binding::NameInterpreter;
 use l5d_core::config::{
-    AnnouncerConfig, BackendTls, Backoff, InterpreterConfig, Kind, Registry, RegistryError,
-    TlsClientConfig, ZkAddr,
+    AnnouncerConfig, BackendTls, Backoff, BuildError, InterpreterConfig, InterpreterContext, Kind,
+    Registry, RegistryError, TlsClientConfig, ZkAddr,
 };
 use l5d_core::naming::Path;
 use l5d_namers::config::ConsistencyMode;
@@ -146,6 +151,57 @@ impl InterpreterConfig for NamerdHttp {
     fn validate(&self) -> Result<(), String> {
         self.tls.as_ref().map_or(Ok(()), TlsClientConfig::validate)
     }
+
+    fn build(&self, _ctx: &InterpreterContext<'_>) -> Result<Arc<dyn NameInterpreter>, BuildError> {
+        if self.tls.is_some() {
+            return Err(BuildError::new(
+                "tls to namerd is not supported by this build",
+            ));
+        }
+        let addr = inet_addr(&self.dst)?;
+        let retry = self.retry.clone().unwrap_or(NamerdRetry {
+            base_seconds: five(),
+            max_seconds: six_hundred(),
+        });
+        let backoff = l5d_namers::namerd::Backoff {
+            base: Duration::from_secs(retry.base_seconds.max(1)),
+            max: Duration::from_secs(retry.max_seconds.max(retry.base_seconds).max(1)),
+        };
+        Ok(Arc::new(l5d_namers::namerd::NamerdHttp::new(
+            addr,
+            &self.namespace,
+            backoff,
+        )))
+    }
+}
+
+/// The address a `/$/inet/<host>/<port>` path names.
+fn inet_addr(dst: &Path) -> Result<SocketAddr, BuildError> {
+    let elems: Vec<String> = dst
+        .elems()
+        .iter()
+        .map(|e| String::from_utf8_lossy(e).into_owned())
+        .collect();
+    match elems.as_slice() {
+        [d, inet, host, port] if d == "$" && inet == "inet" => {
+            let port: u16 = port
+                .parse()
+                .map_err(|_| BuildError::new(format!("dst {dst}: bad port {port}")))?;
+            let host = if host == "localhost" {
+                "127.0.0.1"
+            } else {
+                host
+            };
+            (host, port)
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| BuildError::new(format!("dst {dst}: cannot resolve {host}")))
+        }
+        _ => Err(BuildError::new(format!(
+            "dst {dst}: this build reaches namerd only at /$/inet/<host>/<port>"
+        ))),
+    }
 }
 
 /// `io.l5d.mesh`: bind through namerd's gRPC mesh interface.
@@ -192,7 +248,13 @@ pub struct FsInterpreter {
 impl Kind for FsInterpreter {
     const KIND: &'static str = "io.l5d.fs";
 }
-impl InterpreterConfig for FsInterpreter {}
+impl InterpreterConfig for FsInterpreter {
+    fn build(&self, ctx: &InterpreterContext<'_>) -> Result<Arc<dyn NameInterpreter>, BuildError> {
+        let i = l5d_namers::fs_dtab::DtabFile::new(&self.dtab_file, ctx.namers.to_vec())
+            .map_err(BuildError::new)?;
+        Ok(Arc::new(i))
+    }
+}
 
 /// `io.l5d.k8s.configMap` (experimental): the dtab from a watched ConfigMap key.
 #[derive(Deserialize, Debug, Clone, PartialEq)]

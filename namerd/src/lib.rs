@@ -3,5 +3,7 @@
 
 #![warn(missing_docs)]
 
+pub mod http;
 pub mod plugins;
 pub mod run;
+pub mod store;

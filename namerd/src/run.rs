@@ -7,7 +7,14 @@ use l5d_core::admin::Admin;
 use l5d_core::metrics::{register_admin, Registry};
 use tokio::sync::Notify;
 
-use l5d_core::config::{load_namerd, read_source, BuildContext, Loaded, NamerdConfig};
+use l5d_core::binding::SharedNamer;
+use l5d_core::config::{load_namerd, read_source, BuildContext, Kind, Loaded, NamerdConfig};
+use l5d_core::naming::Path;
+
+use crate::plugins::{EtcdStorage, HttpController, InMemoryStorage};
+use crate::store::etcd::Etcd;
+use crate::store::memory::InMemory;
+use crate::store::DtabStore;
 
 /// Reads and validates a namerd config with every built-in plugin registered.
 pub fn load(path: &str) -> Result<Loaded<NamerdConfig>, String> {
@@ -18,30 +25,71 @@ pub fn load(path: &str) -> Result<Loaded<NamerdConfig>, String> {
 
 /// One line per configured piece this build cannot run yet.
 pub fn not_started(config: &NamerdConfig) -> Vec<String> {
-    let ctx = BuildContext::new();
-    let mut out = Vec::new();
-    for n in &config.namers {
-        if let Err(e) = n.namer.config.build(&n.mount(), &ctx) {
+    let mut out = build_namers(config).1;
+    if store(config).is_err() {
+        out.push(format!(
+            "storage {}: not implemented in this build",
+            config.storage.storage.kind
+        ));
+    }
+    for i in &config.interfaces {
+        if i.interface.kind != HttpController::KIND {
             out.push(format!(
+                "interface {} on {}: not implemented in this build",
+                i.interface.kind,
+                i.addr()
+            ));
+        }
+    }
+    out
+}
+
+/// The configured namers that build, mounted, and a line for each that does not.
+pub fn build_namers(config: &NamerdConfig) -> (Vec<(Path, SharedNamer)>, Vec<String>) {
+    let ctx = BuildContext::new();
+    let mut namers = Vec::new();
+    let mut failed = Vec::new();
+    for n in &config.namers {
+        match n.namer.config.build(&n.mount(), &ctx) {
+            Ok(namer) => namers.push((n.mount(), namer)),
+            Err(e) => failed.push(format!(
                 "namer {} at {}: {}",
                 n.namer.kind,
                 n.mount(),
                 e.message()
-            ));
+            )),
         }
     }
-    out.push(format!(
-        "storage {}: not implemented in this build",
-        config.storage.storage.kind
-    ));
-    for i in &config.interfaces {
-        out.push(format!(
-            "interface {} on {}: not implemented in this build",
-            i.interface.kind,
-            i.addr()
-        ));
+    (namers, failed)
+}
+
+/// The configured dtab store (must be called within the runtime: a store may start
+/// following its backend).
+pub fn store(config: &NamerdConfig) -> Result<Arc<dyn DtabStore>, String> {
+    let s = &config.storage.storage;
+    if let Some(m) = s.config.downcast_ref::<InMemoryStorage>() {
+        let seeds = m.namespaces.iter().map(|(ns, d)| (ns.clone(), d.0.clone()));
+        return Ok(Arc::new(InMemory::new(seeds)));
     }
-    out
+    if let Some(e) = s.config.downcast_ref::<EtcdStorage>() {
+        if e.tls.is_some() {
+            return Err("io.l5d.etcd with tls is not supported by this build".into());
+        }
+        let host = if e.host == "localhost" {
+            "127.0.0.1"
+        } else {
+            &e.host
+        };
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host, e.port))
+            .map_err(|err| format!("io.l5d.etcd host {}: {err}", e.host))?
+            .next()
+            .ok_or_else(|| format!("io.l5d.etcd host {} has no address", e.host))?;
+        return Ok(Arc::new(Etcd::new(addr, &e.path_prefix)));
+    }
+    Err(format!(
+        "storage {} is not implemented in this build",
+        s.kind
+    ))
 }
 
 fn init_logging() {
@@ -81,6 +129,31 @@ pub fn main(path: &str) -> ExitCode {
     runtime.block_on(async move {
         for line in not_started(&config) {
             tracing::warn!("not started: {line}");
+        }
+        let store = match store(&config) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let (namers, _) = build_namers(&config);
+        let controller = Arc::new(crate::http::Controller::new(store.clone(), namers));
+        for i in &config.interfaces {
+            if i.interface.kind != HttpController::KIND {
+                continue;
+            }
+            match crate::http::start(controller.clone(), i.addr()).await {
+                Ok(local) => tracing::info!("interface {} listening on {local}", i.interface.kind),
+                Err(e) => {
+                    eprintln!(
+                        "error: interface {}: cannot listen on {}: {e}",
+                        i.interface.kind,
+                        i.addr()
+                    );
+                    return ExitCode::from(1);
+                }
+            }
         }
         let stop = Arc::new(Notify::new());
         let mut admin = Admin::new();

@@ -11,13 +11,19 @@ const WAIT: Duration = Duration::from_secs(30);
 #[test]
 fn the_default_example_starts_and_stops_on_sigterm() {
     let example = format!("{}/../examples/namerd.yaml", env!("CARGO_MANIFEST_DIR"));
-    let mut p = Process::start(Path::new(BIN), &[&example]);
+    // The example's ports, moved to free ones so that tests can run side by side.
+    let text = std::fs::read_to_string(&example)
+        .unwrap()
+        .replace("port: 9991", "port: 0")
+        .replace("port: 4100", "port: 0")
+        .replace("port: 4180", "port: 0");
+    let file = temp_dir("namerd-example").join("namerd.yaml");
+    std::fs::write(&file, text).unwrap();
+    let mut p = Process::start(Path::new(BIN), &[file.to_str().unwrap()]);
     p.wait_for_stderr("namerd is running", WAIT);
-    let so_far = p.stderr_so_far();
-    assert!(
-        so_far.contains("interface io.l5d.httpController on 127.0.0.1:4180"),
-        "{so_far}"
-    );
+    let api = p.logged_addr("interface io.l5d.httpController listening on ");
+    let (status, _, body) = l5d_integration::http_get(api, "/api/1/dtabs", &[]);
+    assert_eq!((status, body.as_str()), (200, "[\"default\"]\n"));
     p.signal("TERM");
     let done = p.wait(WAIT);
     assert_eq!(done.status.code(), Some(0), "{}", done.stderr);

@@ -6,4 +6,6 @@
 
 pub mod config;
 pub mod fs;
+pub mod fs_dtab;
+pub mod namerd;
 pub mod transform;

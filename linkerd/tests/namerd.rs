@@ -1,0 +1,214 @@
+//! linkerd following namerd: the `io.l5d.namerd.http` interpreter against the real namerd
+//! binary, with curl (a peer nobody here wrote) changing dtabs through namerd's HTTP API,
+//! Python backends behind linkerd, and the `io.l5d.fs` interpreter's watched dtab file.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use l5d_integration::control::{binary_beside, free_port, Namerd};
+use l5d_integration::{eventually, http_get, temp_dir, Linkerd, PythonBackend};
+
+const BIN: &str = env!("CARGO_BIN_EXE_linkerd");
+const WAIT: Duration = Duration::from_secs(30);
+
+fn namerd_bin() -> std::path::PathBuf {
+    binary_beside(Path::new(BIN), "namerd")
+}
+
+fn namerd_yaml(http_port: u16, dtab: &str) -> String {
+    format!(
+        "admin:\n  port: 0\nstorage:\n  kind: io.l5d.inMemory\n  namespaces:\n    default: '{dtab}'\ninterfaces:\n- kind: io.l5d.httpController\n  port: {http_port}\n"
+    )
+}
+
+fn linkerd_via(namerd: &Namerd) -> Linkerd {
+    let yaml = format!(
+        "admin:\n  port: 0\nrouters:\n- protocol: http\n  interpreter:\n    kind: io.l5d.namerd.http\n    experimental: true\n    dst: /$/inet/127.0.0.1/{}\n    namespace: default\n    retry:\n      baseSeconds: 1\n      maxSeconds: 1\n  servers:\n  - port: 0\n",
+        namerd.http.port()
+    );
+    Linkerd::start(Path::new(BIN), &yaml, "http")
+}
+
+fn to(b: &PythonBackend) -> String {
+    format!("/$/inet/127.0.0.1/{}", b.addr.port())
+}
+
+fn backend_of(addr: std::net::SocketAddr) -> (u16, String) {
+    let (status, _, body) = http_get(addr, "/", &[("Host", "web")]);
+    let name = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["backend"].as_str().map(str::to_string))
+        .unwrap_or(body);
+    (status, name)
+}
+
+/// Changes namespace `default` with curl: a PUT with the dtab's current ETag.
+fn put_dtab(namerd: &Namerd, dtab: &str) {
+    let url = format!("http://{}/api/1/dtabs/default", namerd.http);
+    let head = std::process::Command::new("curl")
+        .args(["-sSI", &url])
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).to_string();
+    let etag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .unwrap_or_else(|| panic!("no ETag in {head}"))
+        .trim()
+        .to_string();
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/dtab",
+            "-H",
+            &format!("If-Match: {etag}"),
+            "--data-binary",
+            dtab,
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "204", "PUT {dtab}");
+}
+
+/// Requests sent one after another until stopped; every answer kept.
+struct Load {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<(u16, String)>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(addr: std::net::SocketAddr) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (s, v) = (stop.clone(), seen.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let r = backend_of(addr);
+                v.lock().unwrap().push(r);
+            }
+        });
+        Load {
+            stop,
+            seen,
+            thread: Some(thread),
+        }
+    }
+
+    fn seen(&self) -> Vec<(u16, String)> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Waits until the last `n` answers all came from `backend`.
+    fn settles_on(&self, backend: &str, n: usize) {
+        eventually(&format!("traffic to move to {backend}"), WAIT, || {
+            let seen = self.seen();
+            (seen.len() >= n && seen[seen.len() - n..].iter().all(|(_, b)| b == backend))
+                .then_some(())
+        });
+    }
+
+    fn finish(mut self) -> Vec<(u16, String)> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        self.seen()
+    }
+}
+
+#[test]
+fn a_dtab_change_in_namerd_moves_live_traffic_with_no_failed_request() {
+    let a = PythonBackend::start("a");
+    let b = PythonBackend::start("b");
+    let namerd = Namerd::start(
+        &namerd_bin(),
+        &namerd_yaml(free_port(), &format!("/svc => {};", to(&a))),
+    );
+    let l = linkerd_via(&namerd);
+    eventually("linkerd to route through namerd", WAIT, || {
+        (backend_of(l.addr) == (200, "a".into())).then_some(())
+    });
+    let load = Load::start(l.addr);
+    load.settles_on("a", 5);
+    // A canary: a tenth of the traffic to b.
+    put_dtab(
+        &namerd,
+        &format!("/svc => 9 * {} & 1 * {};", to(&a), to(&b)),
+    );
+    eventually("the canary to get traffic", WAIT, || {
+        load.seen().iter().any(|(_, n)| n == "b").then_some(())
+    });
+    // Then blue-green: everything to b.
+    put_dtab(&namerd, &format!("/svc => {};", to(&b)));
+    load.settles_on("b", 20);
+    let seen = load.finish();
+    let failed: Vec<_> = seen.iter().filter(|(s, _)| *s != 200).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} failed: {failed:?}",
+        failed.len(),
+        seen.len()
+    );
+    assert!(seen.len() > 40, "{}", seen.len());
+}
+
+#[test]
+fn linkerd_keeps_routing_while_namerd_is_down_and_follows_it_once_back() {
+    let a = PythonBackend::start("a");
+    let b = PythonBackend::start("b");
+    let port = free_port();
+    let yaml = namerd_yaml(port, &format!("/svc => {};", to(&a)));
+    let namerd = Namerd::start(&namerd_bin(), &yaml);
+    let l = linkerd_via(&namerd);
+    eventually("linkerd to route through namerd", WAIT, || {
+        (backend_of(l.addr) == (200, "a".into())).then_some(())
+    });
+    namerd.process.signal("KILL");
+    let _ = namerd.process.wait(WAIT);
+    for _ in 0..20 {
+        assert_eq!(
+            backend_of(l.addr),
+            (200, "a".into()),
+            "served on the last state"
+        );
+    }
+    let namerd = Namerd::start(&namerd_bin(), &yaml);
+    assert_eq!(namerd.http.port(), port);
+    put_dtab(&namerd, &format!("/svc => {};", to(&b)));
+    eventually("linkerd to follow the restarted namerd", WAIT, || {
+        (backend_of(l.addr) == (200, "b".into())).then_some(())
+    });
+}
+
+#[test]
+fn the_fs_interpreter_follows_its_dtab_file() {
+    let a = PythonBackend::start("a");
+    let b = PythonBackend::start("b");
+    let dir = temp_dir("fs-interpreter");
+    let file = dir.join("dtab");
+    std::fs::write(&file, format!("/svc => {};\n", to(&a))).unwrap();
+    let yaml = format!(
+        "admin:\n  port: 0\nrouters:\n- protocol: http\n  interpreter:\n    kind: io.l5d.fs\n    dtabFile: {}\n  servers:\n  - port: 0\n",
+        file.display()
+    );
+    let l = Linkerd::start(Path::new(BIN), &yaml, "http");
+    assert_eq!(backend_of(l.addr), (200, "a".into()));
+    let load = Load::start(l.addr);
+    // A file that does not parse keeps the last dtab.
+    std::fs::write(&file, "/svc => ;;; not a dtab").unwrap();
+    std::fs::write(&file, format!("/svc => {};\n", to(&b))).unwrap();
+    load.settles_on("b", 10);
+    let seen = load.finish();
+    assert!(seen.iter().all(|(s, _)| *s == 200), "{seen:?}");
+}
