@@ -43,6 +43,8 @@ pub struct Namerd {
     pub process: Process,
     /// Where its `io.l5d.httpController` listens.
     pub http: SocketAddr,
+    /// Where its `io.l5d.thriftNameInterpreter` listens, if it has one.
+    pub thrift: Option<SocketAddr>,
 }
 
 impl Namerd {
@@ -53,7 +55,14 @@ impl Namerd {
         std::fs::write(&config, yaml).expect("write the config");
         let mut process = Process::start(bin, &[config.to_str().expect("a UTF-8 path")]);
         let http = process.logged_addr("interface io.l5d.httpController listening on ");
-        Namerd { process, http }
+        let thrift = yaml
+            .contains("io.l5d.thriftNameInterpreter")
+            .then(|| process.logged_addr("interface io.l5d.thriftNameInterpreter listening on "));
+        Namerd {
+            process,
+            http,
+            thrift,
+        }
     }
 }
 

@@ -127,7 +127,33 @@ pub struct NamerdThrift {
 impl Kind for NamerdThrift {
     const KIND: &'static str = "io.l5d.namerd";
 }
-impl InterpreterConfig for NamerdThrift {}
+impl InterpreterConfig for NamerdThrift {
+    fn build(&self, _ctx: &InterpreterContext<'_>) -> Result<Arc<dyn NameInterpreter>, BuildError> {
+        if self.tls.is_some() {
+            return Err(BuildError::new(
+                "tls to namerd is not supported by this build",
+            ));
+        }
+        let addr = inet_addr(&self.dst)?;
+        Ok(Arc::new(l5d_namers::namerd_thrift::NamerdThrift::new(
+            addr,
+            &self.namespace,
+            backoff(self.retry.as_ref()),
+        )))
+    }
+}
+
+/// The reconnect backoff `retry` describes (Linkerd 1's defaults: 5 s to 10 min).
+fn backoff(retry: Option<&NamerdRetry>) -> l5d_namers::namerd::Backoff {
+    let retry = retry.cloned().unwrap_or(NamerdRetry {
+        base_seconds: five(),
+        max_seconds: six_hundred(),
+    });
+    l5d_namers::namerd::Backoff {
+        base: Duration::from_secs(retry.base_seconds.max(1)),
+        max: Duration::from_secs(retry.max_seconds.max(retry.base_seconds).max(1)),
+    }
+}
 
 /// `io.l5d.namerd.http` (experimental): bind through namerd's streaming HTTP API.
 #[derive(Deserialize, Debug, Clone, PartialEq)]
@@ -159,18 +185,10 @@ impl InterpreterConfig for NamerdHttp {
             ));
         }
         let addr = inet_addr(&self.dst)?;
-        let retry = self.retry.clone().unwrap_or(NamerdRetry {
-            base_seconds: five(),
-            max_seconds: six_hundred(),
-        });
-        let backoff = l5d_namers::namerd::Backoff {
-            base: Duration::from_secs(retry.base_seconds.max(1)),
-            max: Duration::from_secs(retry.max_seconds.max(retry.base_seconds).max(1)),
-        };
         Ok(Arc::new(l5d_namers::namerd::NamerdHttp::new(
             addr,
             &self.namespace,
-            backoff,
+            backoff(self.retry.as_ref()),
         )))
     }
 }

@@ -18,15 +18,35 @@ fn namerd_bin() -> std::path::PathBuf {
 }
 
 fn namerd_yaml(http_port: u16, dtab: &str) -> String {
+    namerd_yaml_with(http_port, free_port(), dtab)
+}
+
+fn namerd_yaml_with(http_port: u16, thrift_port: u16, dtab: &str) -> String {
     format!(
-        "admin:\n  port: 0\nstorage:\n  kind: io.l5d.inMemory\n  namespaces:\n    default: '{dtab}'\ninterfaces:\n- kind: io.l5d.httpController\n  port: {http_port}\n"
+        "admin:\n  port: 0\nstorage:\n  kind: io.l5d.inMemory\n  namespaces:\n    default: '{dtab}'\ninterfaces:\n- kind: io.l5d.httpController\n  port: {http_port}\n- kind: io.l5d.thriftNameInterpreter\n  port: {thrift_port}\n"
     )
 }
 
-fn linkerd_via(namerd: &Namerd) -> Linkerd {
+/// The two ways linkerd follows namerd.
+#[derive(Clone, Copy, Debug)]
+enum Via {
+    Http,
+    Thrift,
+}
+
+fn linkerd_via(namerd: &Namerd, via: Via) -> Linkerd {
+    let (kind, port) = match via {
+        Via::Http => (
+            "io.l5d.namerd.http\n    experimental: true",
+            namerd.http.port(),
+        ),
+        Via::Thrift => (
+            "io.l5d.namerd",
+            namerd.thrift.expect("a thrift interface").port(),
+        ),
+    };
     let yaml = format!(
-        "admin:\n  port: 0\nrouters:\n- protocol: http\n  interpreter:\n    kind: io.l5d.namerd.http\n    experimental: true\n    dst: /$/inet/127.0.0.1/{}\n    namespace: default\n    retry:\n      baseSeconds: 1\n      maxSeconds: 1\n  servers:\n  - port: 0\n",
-        namerd.http.port()
+        "admin:\n  port: 0\nrouters:\n- protocol: http\n  interpreter:\n    kind: {kind}\n    dst: /$/inet/127.0.0.1/{port}\n    namespace: default\n    retry:\n      baseSeconds: 1\n      maxSeconds: 1\n  servers:\n  - port: 0\n"
     );
     Linkerd::start(Path::new(BIN), &yaml, "http")
 }
@@ -128,14 +148,24 @@ impl Load {
 }
 
 #[test]
-fn a_dtab_change_in_namerd_moves_live_traffic_with_no_failed_request() {
+fn a_dtab_change_moves_live_traffic_through_namerds_http_api() {
+    canary_then_blue_green(Via::Http);
+}
+
+#[test]
+fn a_dtab_change_moves_live_traffic_through_namerds_thriftmux_interface() {
+    canary_then_blue_green(Via::Thrift);
+}
+
+/// A canary, then blue-green, through namerd: no request fails.
+fn canary_then_blue_green(via: Via) {
     let a = PythonBackend::start("a");
     let b = PythonBackend::start("b");
     let namerd = Namerd::start(
         &namerd_bin(),
         &namerd_yaml(free_port(), &format!("/svc => {};", to(&a))),
     );
-    let l = linkerd_via(&namerd);
+    let l = linkerd_via(&namerd, via);
     eventually("linkerd to route through namerd", WAIT, || {
         (backend_of(l.addr) == (200, "a".into())).then_some(())
     });
@@ -165,12 +195,18 @@ fn a_dtab_change_in_namerd_moves_live_traffic_with_no_failed_request() {
 
 #[test]
 fn linkerd_keeps_routing_while_namerd_is_down_and_follows_it_once_back() {
+    for via in [Via::Http, Via::Thrift] {
+        namerd_down_and_back(via);
+    }
+}
+
+fn namerd_down_and_back(via: Via) {
     let a = PythonBackend::start("a");
     let b = PythonBackend::start("b");
     let port = free_port();
-    let yaml = namerd_yaml(port, &format!("/svc => {};", to(&a)));
+    let yaml = namerd_yaml_with(port, free_port(), &format!("/svc => {};", to(&a)));
     let namerd = Namerd::start(&namerd_bin(), &yaml);
-    let l = linkerd_via(&namerd);
+    let l = linkerd_via(&namerd, via);
     eventually("linkerd to route through namerd", WAIT, || {
         (backend_of(l.addr) == (200, "a".into())).then_some(())
     });

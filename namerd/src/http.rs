@@ -306,7 +306,9 @@ fn successive<T: Clone + Send + Sync + 'static>(
             let mut g = var.lock().await;
             let (v, first) = &mut *g;
             if !*first && !v.changed().await {
-                return None;
+                // A value that can never change again: the stream stays open, quiet,
+                // until the client leaves (as Linkerd 1's does).
+                std::future::pending::<()>().await;
             }
             *first = false;
             let value = v.get_and_mark_seen().clone();
@@ -520,15 +522,20 @@ impl Controller {
                                 leaves(t, &mut ls);
                                 addrs = ls.iter().map(|b| b.addr.clone()).collect();
                             }
-                            let mut changes: Vec<futures::future::BoxFuture<'_, bool>> =
-                                vec![Box::pin(act.changed())];
-                            for a in addrs.iter_mut() {
+                            // Values that can never change again (a constant address)
+                            // are not waited on; with none left, the stream stays open,
+                            // quiet, until the client leaves.
+                            let mut changes: Vec<futures::future::BoxFuture<'_, bool>> = Vec::new();
+                            if !act.is_final() {
+                                changes.push(Box::pin(act.changed()));
+                            }
+                            for a in addrs.iter_mut().filter(|a| !a.is_final()) {
                                 changes.push(Box::pin(a.changed()));
                             }
-                            let (changed, _, _) = futures::future::select_all(changes).await;
-                            if !changed {
-                                return None;
+                            if changes.is_empty() {
+                                std::future::pending::<()>().await;
                             }
+                            futures::future::select_all(changes).await;
                         }
                         *first = false;
                         match act.get_and_mark_seen().clone() {

@@ -7,3 +7,4 @@ pub mod http;
 pub mod plugins;
 pub mod run;
 pub mod store;
+pub mod thrift;

@@ -11,7 +11,7 @@ use l5d_core::binding::SharedNamer;
 use l5d_core::config::{load_namerd, read_source, BuildContext, Kind, Loaded, NamerdConfig};
 use l5d_core::naming::Path;
 
-use crate::plugins::{EtcdStorage, HttpController, InMemoryStorage};
+use crate::plugins::{EtcdStorage, HttpController, InMemoryStorage, ThriftNameInterpreter};
 use crate::store::etcd::Etcd;
 use crate::store::memory::InMemory;
 use crate::store::DtabStore;
@@ -33,7 +33,8 @@ pub fn not_started(config: &NamerdConfig) -> Vec<String> {
         ));
     }
     for i in &config.interfaces {
-        if i.interface.kind != HttpController::KIND {
+        let kind = i.interface.kind.as_str();
+        if kind != HttpController::KIND && kind != ThriftNameInterpreter::KIND {
             out.push(format!(
                 "interface {} on {}: not implemented in this build",
                 i.interface.kind,
@@ -138,12 +139,18 @@ pub fn main(path: &str) -> ExitCode {
             }
         };
         let (namers, _) = build_namers(&config);
-        let controller = Arc::new(crate::http::Controller::new(store.clone(), namers));
+        let controller = Arc::new(crate::http::Controller::new(store.clone(), namers.clone()));
+        let service = Arc::new(crate::thrift::NamerService::new(store.clone(), namers));
+        let drain = Arc::new(l5d_core::shutdown::Drain::new());
         for i in &config.interfaces {
-            if i.interface.kind != HttpController::KIND {
-                continue;
-            }
-            match crate::http::start(controller.clone(), i.addr()).await {
+            let started = match i.interface.kind.as_str() {
+                HttpController::KIND => crate::http::start(controller.clone(), i.addr()).await,
+                ThriftNameInterpreter::KIND => {
+                    crate::thrift::start(service.clone(), i.addr(), drain.clone()).await
+                }
+                _ => continue,
+            };
+            match started {
                 Ok(local) => tracing::info!("interface {} listening on {local}", i.interface.kind),
                 Err(e) => {
                     eprintln!(

@@ -7,5 +7,7 @@
 pub mod config;
 pub mod fs;
 pub mod fs_dtab;
+pub mod namer_idl;
 pub mod namerd;
+pub mod namerd_thrift;
 pub mod transform;

@@ -15,3 +15,4 @@ pub mod server;
 pub mod start;
 pub mod transport;
 pub mod ttwitter;
+pub mod value;
