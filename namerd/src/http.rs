@@ -365,6 +365,11 @@ impl Controller {
             ("addr", Some(ns), Method::GET) => self.addr(&ns, &q).await,
             ("resolve", Some(ns), Method::GET) => self.resolve(&ns, &q).await,
             ("delegate", Some(ns), Method::GET) => self.delegate(&ns, &q).await,
+            // As /delegator.json: the namespace is a parameter.
+            ("delegate", None, Method::GET) => {
+                let ns = param(&q, "namespace").unwrap_or("default").to_string();
+                self.delegate(&ns, &q).await
+            }
             ("bound-names", None, Method::GET) => {
                 let names: Vec<String> = lock(&self.bound_names).iter().cloned().collect();
                 json_response(&json!(names))

@@ -125,11 +125,19 @@ impl NamerService {
             } => self.bind(seqid, dtab, stamp, name, ns).await,
             Request::Addr { stamp, id } => self.addr(seqid, stamp, id).await,
             Request::Dtab { stamp, ns } => self.dtab(seqid, stamp, ns).await,
-            Request::Delegate { .. } => idl::failure_reply(
-                "delegate",
-                seqid,
-                "this namerd explains delegations only on its HTTP API (/api/1/delegate)",
-            ),
+            Request::Delegate {
+                dtab,
+                name,
+                ns,
+                stamp,
+            } => {
+                if !stamp.is_empty() {
+                    // Delegations are not long polls: old clients that send a stamp are
+                    // left waiting, as Linkerd 1 leaves them.
+                    std::future::pending::<()>().await;
+                }
+                self.delegate(seqid, dtab, name, ns).await
+            }
         };
         Ok(reply.encode())
     }
@@ -176,6 +184,23 @@ impl NamerService {
                 // client gives up on it.
                 std::future::pending::<()>().await;
             }
+        }
+    }
+
+    async fn delegate(&self, seqid: i32, dtab: String, name: Path, ns: String) -> Message {
+        let local = match Dtab::read(&dtab) {
+            Ok(d) => d,
+            Err(e) => return idl::delegation_reply(seqid, &ns, Err(format!("invalid dtab: {e}"))),
+        };
+        let interpreter =
+            ConfiguredNamers::new(self.namers.clone()).with_base_dtab(dtab_var(&*self.store, &ns));
+        let timeout = Duration::from_secs(2);
+        match interpreter.delegate(&local, &name, timeout).await {
+            Ok(tree) => {
+                let tree = tree.map_leaves(&mut |b: Bound| (b.id, b.residual));
+                idl::delegation_reply(seqid, &ns, Ok(&tree))
+            }
+            Err(e) => idl::delegation_reply(seqid, &ns, Err(e.to_string())),
         }
     }
 

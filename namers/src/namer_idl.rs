@@ -17,6 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
 use l5d_core::addr::{Addr, Address};
+use l5d_core::delegate::{DelegateTree, Node};
 use l5d_core::naming::{NameTree, Path, Weighted};
 use l5d_thrift::codec::MessageType;
 use l5d_thrift::value::{ttype, Message, Value};
@@ -469,7 +470,118 @@ pub fn read_dtab(m: &Message) -> Result<(Bytes, String), String> {
     ))
 }
 
-/// namerd's refusal of a call it cannot serve (delegation, for now).
+/// One node of a delegation, numbered into `nodes` (children first get their ids).
+fn delegate_node(t: &DelegateTree<BoundName>, nodes: &mut Vec<(i32, Value)>) -> Value {
+    let child = |t: &DelegateTree<BoundName>, nodes: &mut Vec<(i32, Value)>| {
+        let id = nodes.len() as i32;
+        nodes.push((id, Value::Struct(Vec::new())));
+        let node = delegate_node(t, nodes);
+        nodes[id as usize].1 = node;
+        Value::I32(id)
+    };
+    let contents = match &t.node {
+        Node::Exception(e) => (1, Value::string(e)),
+        Node::Empty => (2, void()),
+        Node::Fail => (3, void()),
+        Node::Neg => (4, void()),
+        Node::Delegate(d) => (5, child(d, nodes)),
+        Node::Leaf((id, residual)) => (
+            6,
+            Value::Struct(vec![(1, path_value(id)), (2, path_value(residual))]),
+        ),
+        Node::Alt(ts) => (
+            8,
+            Value::List(ttype::I32, ts.iter().map(|t| child(t, nodes)).collect()),
+        ),
+        Node::Union(ws) => (
+            9,
+            Value::List(
+                ttype::STRUCT,
+                ws.iter()
+                    .map(|(w, t)| {
+                        let id = child(t, nodes);
+                        Value::Struct(vec![(1, Value::Double(*w)), (2, id)])
+                    })
+                    .collect(),
+            ),
+        ),
+    };
+    Value::Struct(vec![
+        (1, path_value(&t.path)),
+        (2, Value::string(&t.dentry.to_string())),
+        (3, Value::Struct(vec![contents])),
+    ])
+}
+
+/// namerd's answer to `delegate`: the explanation, flattened, or why there is none.
+pub fn delegation_reply(
+    seqid: i32,
+    ns: &str,
+    result: Result<&DelegateTree<BoundName>, String>,
+) -> Message {
+    reply(
+        "delegate",
+        seqid,
+        result.map(|tree| {
+            let mut nodes = Vec::new();
+            let root = delegate_node(tree, &mut nodes);
+            Value::Struct(vec![
+                (
+                    1,
+                    Value::Binary(Bytes::from_static(b"\x00\x00\x00\x00\x00\x00\x00\x01")),
+                ),
+                (
+                    2,
+                    Value::Struct(vec![
+                        (1, root),
+                        (
+                            2,
+                            Value::Map(
+                                ttype::I32,
+                                ttype::STRUCT,
+                                nodes.into_iter().map(|(i, n)| (Value::I32(i), n)).collect(),
+                            ),
+                        ),
+                    ]),
+                ),
+                (3, Value::string(ns)),
+            ])
+        }),
+    )
+}
+
+/// `delegate` as a client calls it: the name as a one-node tree, an empty stamp.
+pub fn delegate_call(seqid: i32, dtab: &str, name: &Path, ns: &str) -> Message {
+    let root = Value::Struct(vec![
+        (1, path_value(name)),
+        (2, Value::string("/=>~")),
+        (3, Value::Struct(vec![(7, path_value(name))])),
+    ]);
+    call(
+        "delegate",
+        seqid,
+        Value::Struct(vec![
+            (1, Value::string(dtab)),
+            (
+                2,
+                Value::Struct(vec![
+                    (1, Value::Binary(Bytes::new())),
+                    (
+                        2,
+                        Value::Struct(vec![
+                            (1, root),
+                            (2, Value::Map(ttype::I32, ttype::STRUCT, Vec::new())),
+                        ]),
+                    ),
+                    (3, Value::string(ns)),
+                ]),
+            ),
+            (3, path_value(&Path::empty())),
+        ]),
+    )
+}
+
+/// namerd's refusal of a call it cannot serve.
 pub fn failure_reply(name: &str, seqid: i32, reason: &str) -> Message {
     reply(name, seqid, Err(reason.to_string()))
 }
@@ -530,6 +642,35 @@ mod tests {
                 id: p("/#/io.l5d.fs/a")
             }
         );
+        let m =
+            Message::decode(&delegate_call(4, "/x=>/y", &p("/svc/a"), "default").encode()).unwrap();
+        assert_eq!(
+            read_request(&m).unwrap(),
+            Request::Delegate {
+                dtab: "/x=>/y".into(),
+                name: p("/svc/a"),
+                ns: "default".into(),
+                stamp: Bytes::new()
+            }
+        );
+        let tree = DelegateTree::new(
+            p("/svc/a"),
+            l5d_core::naming::Dentry::read("/svc=>/#/io.l5d.fs").unwrap(),
+            Node::Delegate(Box::new(DelegateTree::new(
+                p("/#/io.l5d.fs/a"),
+                l5d_core::naming::Dentry::read("/svc=>/#/io.l5d.fs").unwrap(),
+                Node::Leaf((p("/#/io.l5d.fs/a"), Path::empty())),
+            ))),
+        );
+        let r = Message::decode(&delegation_reply(4, "default", Ok(&tree)).encode()).unwrap();
+        let v = result(&r).unwrap();
+        let root = v.field(2).and_then(|t| t.field(1)).unwrap();
+        assert_eq!(
+            root.field(2).and_then(Value::as_str),
+            Some("/svc=>/#/io.l5d.fs")
+        );
+        let child = root.field(3).and_then(|c| c.field(5)).unwrap();
+        assert_eq!(child, &Value::I32(0), "the delegate's child is node 0");
         let r = Message::decode(&dtab_reply(3, Ok((b"d", "/a=>/b"))).encode()).unwrap();
         assert_eq!(
             read_dtab(&r).unwrap(),

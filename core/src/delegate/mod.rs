@@ -55,6 +55,27 @@ impl<T> DelegateTree<T> {
         DelegateTree { path, dentry, node }
     }
 
+    /// The same explanation with each leaf mapped by `f`.
+    pub fn map_leaves<U>(self, f: &mut impl FnMut(T) -> U) -> DelegateTree<U> {
+        let node = match self.node {
+            Node::Exception(e) => Node::Exception(e),
+            Node::Empty => Node::Empty,
+            Node::Fail => Node::Fail,
+            Node::Neg => Node::Neg,
+            Node::Delegate(d) => Node::Delegate(Box::new(d.map_leaves(f))),
+            Node::Leaf(t) => Node::Leaf(f(t)),
+            Node::Alt(ts) => Node::Alt(ts.into_iter().map(|t| t.map_leaves(f)).collect()),
+            Node::Union(ws) => {
+                Node::Union(ws.into_iter().map(|(w, t)| (w, t.map_leaves(f))).collect())
+            }
+        };
+        DelegateTree {
+            path: self.path,
+            dentry: self.dentry,
+            node,
+        }
+    }
+
     fn is_terminal_negative(&self) -> bool {
         matches!(self.node, Node::Neg | Node::Fail | Node::Empty)
     }
