@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -27,8 +27,7 @@ use hyper_util::rt::TokioIo;
 use l5d_core::addr::Addr;
 use l5d_core::binding::{Bound, ConfiguredNamers, NameInterpreter, SharedNamer};
 use l5d_core::naming::{Dentry, Dtab, NameTree, Path};
-use l5d_core::sync::lock;
-use l5d_core::var::{Activity, State, Var};
+use l5d_core::var::{Activity, State, Updater, Var};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -49,7 +48,7 @@ const MAX_BOUND_NAMES: usize = 10_000;
 pub struct Controller {
     store: Arc<dyn DtabStore>,
     namers: Vec<(Path, SharedNamer)>,
-    bound_names: Mutex<BTreeSet<String>>,
+    bound_names: (Updater<BTreeSet<String>>, Var<BTreeSet<String>>),
 }
 
 fn respond(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
@@ -323,7 +322,7 @@ impl Controller {
         Controller {
             store,
             namers,
-            bound_names: Mutex::new(BTreeSet::new()),
+            bound_names: Var::new(BTreeSet::new()),
         }
     }
 
@@ -335,12 +334,15 @@ impl Controller {
     fn remember(&self, t: &NameTree<Bound>) {
         let mut ls = Vec::new();
         leaves(t, &mut ls);
-        let mut names = lock(&self.bound_names);
-        for b in ls {
-            if names.len() < MAX_BOUND_NAMES {
-                names.insert(b.id.show());
+        self.bound_names.0.modify(|names| {
+            let mut added = false;
+            for b in &ls {
+                if names.len() < MAX_BOUND_NAMES {
+                    added |= names.insert(b.id.show());
+                }
             }
-        }
+            added
+        });
     }
 
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
@@ -371,8 +373,15 @@ impl Controller {
                 self.delegate(&ns, &q).await
             }
             ("bound-names", None, Method::GET) => {
-                let names: Vec<String> = lock(&self.bound_names).iter().cloned().collect();
-                json_response(&json!(names))
+                let names = self.bound_names.1.clone();
+                if watching(&q) {
+                    let mut next = successive(names);
+                    return stream_response(move || {
+                        let n = next();
+                        Box::pin(async move { n.await.map(|s| json!(s).to_string()) })
+                    });
+                }
+                json_response(&json!(names.sample()))
             }
             (_, _, Method::GET | Method::HEAD) => respond(StatusCode::NOT_FOUND, ""),
             _ => respond(StatusCode::METHOD_NOT_ALLOWED, ""),
@@ -510,52 +519,7 @@ impl Controller {
         };
         let mut act = self.interpreter(ns).bind(&dtab, &path);
         if watching(q) {
-            let this = self.clone();
-            let act = Arc::new(tokio::sync::Mutex::new((act, true)));
-            return stream_response(move || {
-                let (act, this) = (act.clone(), this.clone());
-                Box::pin(async move {
-                    let mut g = act.lock().await;
-                    let (act, first) = &mut *g;
-                    loop {
-                        if !*first {
-                            // The tree, or any leaf's addresses, change.
-                            let tree = act.get().clone();
-                            let mut addrs: Vec<Var<Addr>> = Vec::new();
-                            if let State::Ok(t) = &tree {
-                                let mut ls = Vec::new();
-                                leaves(t, &mut ls);
-                                addrs = ls.iter().map(|b| b.addr.clone()).collect();
-                            }
-                            // Values that can never change again (a constant address)
-                            // are not waited on; with none left, the stream stays open,
-                            // quiet, until the client leaves.
-                            let mut changes: Vec<futures::future::BoxFuture<'_, bool>> = Vec::new();
-                            if !act.is_final() {
-                                changes.push(Box::pin(act.changed()));
-                            }
-                            for a in addrs.iter_mut().filter(|a| !a.is_final()) {
-                                changes.push(Box::pin(a.changed()));
-                            }
-                            if changes.is_empty() {
-                                std::future::pending::<()>().await;
-                            }
-                            futures::future::select_all(changes).await;
-                        }
-                        *first = false;
-                        match act.get_and_mark_seen().clone() {
-                            State::Ok(t) if addrs_known(&t) => {
-                                this.remember(&t);
-                                return Some(tree_json(&t).to_string());
-                            }
-                            State::Failed(e) => {
-                                return Some(json!({"error": e.to_string()}).to_string())
-                            }
-                            _ => {}
-                        }
-                    }
-                })
-            });
+            return self.watch_tree(act, |t| tree_json(t).to_string());
         }
         match settled(&mut act, BIND_TIMEOUT).await {
             Some(State::Ok(t)) => {
@@ -582,6 +546,60 @@ impl Controller {
             Some(State::Failed(e)) => respond(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
             _ => respond(StatusCode::SERVICE_UNAVAILABLE, "binding timed out"),
         }
+    }
+
+    /// Streams `render` of each new state of a binding (and of its leaves' addresses).
+    fn watch_tree(
+        self: &Arc<Self>,
+        act: Activity<NameTree<Bound>>,
+        render: fn(&NameTree<Bound>) -> String,
+    ) -> Response<Body> {
+        let this = self.clone();
+        let act = Arc::new(tokio::sync::Mutex::new((act, true)));
+        stream_response(move || {
+            let (act, this) = (act.clone(), this.clone());
+            Box::pin(async move {
+                let mut g = act.lock().await;
+                let (act, first) = &mut *g;
+                loop {
+                    if !*first {
+                        // The tree, or any leaf's addresses, change.
+                        let tree = act.get().clone();
+                        let mut addrs: Vec<Var<Addr>> = Vec::new();
+                        if let State::Ok(t) = &tree {
+                            let mut ls = Vec::new();
+                            leaves(t, &mut ls);
+                            addrs = ls.iter().map(|b| b.addr.clone()).collect();
+                        }
+                        // Values that can never change again (a constant address)
+                        // are not waited on; with none left, the stream stays open,
+                        // quiet, until the client leaves.
+                        let mut changes: Vec<futures::future::BoxFuture<'_, bool>> = Vec::new();
+                        if !act.is_final() {
+                            changes.push(Box::pin(act.changed()));
+                        }
+                        for a in addrs.iter_mut().filter(|a| !a.is_final()) {
+                            changes.push(Box::pin(a.changed()));
+                        }
+                        if changes.is_empty() {
+                            std::future::pending::<()>().await;
+                        }
+                        futures::future::select_all(changes).await;
+                    }
+                    *first = false;
+                    match act.get_and_mark_seen().clone() {
+                        State::Ok(t) if addrs_known(&t) => {
+                            this.remember(&t);
+                            return Some(render(&t));
+                        }
+                        State::Failed(e) => {
+                            return Some(json!({"error": e.to_string()}).to_string())
+                        }
+                        _ => {}
+                    }
+                }
+            })
+        })
     }
 
     async fn addr(&self, ns: &str, q: &[(String, String)]) -> Response<Body> {
@@ -634,12 +652,17 @@ impl Controller {
         json_response(&addr.to_json())
     }
 
-    async fn resolve(&self, ns: &str, q: &[(String, String)]) -> Response<Body> {
+    async fn resolve(self: &Arc<Self>, ns: &str, q: &[(String, String)]) -> Response<Body> {
         let (path, dtab) = match Controller::name(q) {
             Ok(n) => n,
             Err(r) => return *r,
         };
         let mut act = self.interpreter(ns).bind(&dtab, &path);
+        if watching(q) {
+            return self.watch_tree(act, |t| {
+                resolve_addr(t).unwrap_or(Addr::Neg).to_json().to_string()
+            });
+        }
         match settled(&mut act, BIND_TIMEOUT).await {
             Some(State::Ok(t)) => {
                 let addr = resolve_addr(&t).unwrap_or(Addr::Neg);

@@ -268,3 +268,57 @@ fn watches_stream_one_document_per_change() {
     let _ = watcher.wait();
     drop(n);
 }
+
+/// Starts `curl -N` on a watch URL, writing the stream to a file; the file.
+fn watch(url: &str) -> (std::process::Child, std::path::PathBuf) {
+    let out = temp_dir("namerd-watch").join("stream");
+    let child = Command::new("curl")
+        .args(["-sSN", "--max-time", "30", "-o"])
+        .arg(&out)
+        .arg(url)
+        .spawn()
+        .unwrap();
+    (child, out)
+}
+
+fn lines_of(file: &std::path::Path, n: usize) -> Vec<String> {
+    eventually(&format!("{n} documents"), Duration::from_secs(20), || {
+        let t = std::fs::read_to_string(file).ok()?;
+        let lines: Vec<String> = t.lines().map(str::to_string).collect();
+        (lines.len() >= n).then_some(lines)
+    })
+}
+
+#[test]
+fn resolve_and_bound_names_can_be_watched_too() {
+    let (_n, base) = namerd();
+    let (mut names, names_file) = watch(&format!("{base}/api/1/bound-names?watch=1"));
+    let (mut resolved, resolved_file) = watch(&format!(
+        "{base}/api/1/resolve/default?path=/svc/default&watch=1"
+    ));
+    let first = lines_of(&resolved_file, 1);
+    assert!(first[0].contains("\"port\":9990"), "{first:?}");
+    let (s, _, _) = curl(&[
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/dtab",
+        "--data-binary",
+        "/svc => /#/io.l5d.fs; /svc/default => /$/inet/127.0.0.1/1;",
+        &format!("{base}/api/1/dtabs/default"),
+    ]);
+    assert_eq!(s, 204);
+    let both = lines_of(&resolved_file, 2);
+    assert!(both[1].contains("\"port\":1"), "{both:?}");
+    let names_seen = lines_of(&names_file, 2);
+    assert!(
+        names_seen
+            .iter()
+            .any(|l| l.contains("/#/io.l5d.fs/default")),
+        "{names_seen:?}"
+    );
+    for c in [&mut names, &mut resolved] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
