@@ -45,6 +45,8 @@ pub struct Namerd {
     pub http: SocketAddr,
     /// Where its `io.l5d.thriftNameInterpreter` listens, if it has one.
     pub thrift: Option<SocketAddr>,
+    /// Where its admin server listens.
+    pub admin: SocketAddr,
 }
 
 impl Namerd {
@@ -58,11 +60,22 @@ impl Namerd {
         let thrift = yaml
             .contains("io.l5d.thriftNameInterpreter")
             .then(|| process.logged_addr("interface io.l5d.thriftNameInterpreter listening on "));
+        let admin = process.logged_addr("admin server listening on ");
         Namerd {
             process,
             http,
             thrift,
+            admin,
         }
+    }
+}
+
+impl Namerd {
+    /// `/admin/metrics.json`, parsed.
+    pub fn metrics(&self) -> serde_json::Value {
+        let (status, _, body) = crate::http_get(self.admin, "/admin/metrics.json", &[]);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
     }
 }
 

@@ -346,6 +346,13 @@ impl Controller {
     }
 
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        let rsp = self.answer(req).await;
+        metrics::counter!("namerd/http/requests").increment(1);
+        metrics::counter!(format!("namerd/http/status/{}", rsp.status().as_u16())).increment(1);
+        rsp
+    }
+
+    async fn answer(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
         let path = req.uri().path().to_string();
         let Some(rest) = path.strip_prefix("/api/1/") else {
             return respond(StatusCode::NOT_FOUND, "");

@@ -131,6 +131,10 @@ pub fn main(path: &str) -> ExitCode {
         for line in not_started(&config) {
             tracing::warn!("not started: {line}");
         }
+        let metrics = Registry::new();
+        // Code using the `metrics` facade (the store, the interfaces) lands in the same
+        // registry; installed before any of them starts.
+        metrics.install_global();
         let store = match store(&config) {
             Ok(s) => s,
             Err(e) => {
@@ -167,9 +171,6 @@ pub fn main(path: &str) -> ExitCode {
         admin
             .config_json(config.source.clone())
             .shutdown(stop.clone());
-        let metrics = Registry::new();
-        // Code using the `metrics` facade lands in the same registry.
-        metrics.install_global();
         register_admin(&mut admin, metrics);
         match admin.start(config.admin.addr()).await {
             Ok(local) => tracing::info!("admin server listening on {local}"),

@@ -116,6 +116,15 @@ impl NamerService {
     pub async fn call(&self, message: Bytes) -> Result<Bytes, String> {
         let m = Message::decode(&message).map_err(|e| format!("not a Thrift call: {e}"))?;
         let seqid = m.seqid;
+        // Per method: calls, and long polls held now.
+        let method = match m.name.as_str() {
+            "bind" | "addr" | "dtab" | "delegate" => m.name.clone(),
+            _ => "unknown".to_string(),
+        };
+        metrics::counter!(format!("namerd/thrift/{method}/requests")).increment(1);
+        let held = metrics::gauge!(format!("namerd/thrift/{method}/pending"));
+        held.increment(1.0);
+        let _held = Held(held);
         let reply = match idl::read_request(&m)? {
             Request::Bind {
                 dtab,
@@ -284,6 +293,15 @@ impl NamerService {
                 std::future::pending::<()>().await;
             }
         }
+    }
+}
+
+/// Counts a call as pending until it is answered or discarded.
+struct Held(metrics::Gauge);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
     }
 }
 

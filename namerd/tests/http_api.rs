@@ -50,7 +50,7 @@ fn namerd() -> (Namerd, String) {
 
 #[test]
 fn the_dtab_api_answers_as_linkerd_1s_docs_show() {
-    let (_n, base) = namerd();
+    let (n, base) = namerd();
     assert_eq!(curl(&[&format!("{base}/api/1/dtabs")]).2, "[\"default\"]\n");
     let (status, head, body) = curl(&[&format!("{base}/api/1/dtabs/default")]);
     assert_eq!(status, 200);
@@ -171,6 +171,9 @@ fn the_dtab_api_answers_as_linkerd_1s_docs_show() {
     ]);
     assert_eq!(bad.0, 400);
     assert_eq!(curl(&[&format!("{base}/api/1/nope")]).0, 404);
+    let m = n.metrics();
+    assert_eq!(m["namerd/http/status/412"], 1, "{m}");
+    assert_eq!(m["namerd/http/status/409"], 1, "{m}");
 }
 
 #[test]

@@ -60,4 +60,8 @@ fn the_thrift_interface_explains_delegations_too() {
         assert_eq!(dtab, "/svc=>/#/io.l5d.fs");
         assert_eq!(stamp.len(), 8);
     });
+    let m = n.metrics();
+    assert_eq!(m["namerd/thrift/delegate/requests"], 1, "{m}");
+    assert_eq!(m["namerd/thrift/dtab/requests"], 1, "{m}");
+    assert_eq!(m["namerd/thrift/dtab/pending"], 0.0, "{m}");
 }

@@ -202,11 +202,13 @@ async fn follow(inner: std::sync::Weak<Inner>) {
         let listed = store.list().await;
         let next = match listed {
             Ok((dtabs, index)) => {
+                metrics::counter!("namerd/storage/io.l5d.etcd/reads").increment(1);
                 store.apply(dtabs, index);
                 backoff = Duration::from_millis(100);
                 Some(index + 1)
             }
             Err(e) => {
+                metrics::counter!("namerd/storage/io.l5d.etcd/errors").increment(1);
                 tracing::warn!("etcd at {}: {e}; retrying in {backoff:?}", store.addr);
                 None
             }
