@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # backend). The machine image has both; install them when a fresh one does not. The
 # Thrift peers (Apache Thrift for Python and Node.js, twitter.common.rpc) are installed
 # by integration/thrift/install.sh, the first step below; etcd (namerd's io.l5d.etcd
-# storage) by integration/etcd/install.sh.
+# storage) by integration/etcd/install.sh; Consul (the io.l5d.consul namer) by
+# integration/consul/install.sh.
 need=()
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
@@ -37,8 +38,9 @@ step() {
 
 step peers bash integration/thrift/install.sh
 step etcd bash integration/etcd/install.sh
+step consul bash integration/consul/install.sh
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step test cargo test --workspace
 echo
-echo "==> all steps passed: peers, etcd, fmt, clippy, test"
+echo "==> all steps passed: peers, etcd, consul, fmt, clippy, test"

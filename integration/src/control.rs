@@ -171,3 +171,121 @@ impl Etcd {
         self.run();
     }
 }
+
+/// A Consul dev agent (Debian bullseye's consul 1.8, installed by
+/// `integration/consul/install.sh`) on free loopback ports; its state is in memory, so a
+/// restart forgets every registration, as a real agent restart without persistence does.
+pub struct Consul {
+    process: Option<Process>,
+    dir: PathBuf,
+    /// Its HTTP port.
+    pub port: u16,
+    ports: [u16; 4],
+}
+
+/// Installs Consul (once per test process).
+pub fn install_consul() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("consul/install.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .output()
+            .expect("run integration/consul/install.sh");
+        assert!(
+            out.status.success(),
+            "installing consul failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+impl Consul {
+    /// Starts a dev agent in datacenter `dc1`.
+    pub fn start() -> Consul {
+        install_consul();
+        let mut c = Consul {
+            process: None,
+            dir: temp_dir("consul"),
+            port: free_port(),
+            ports: [free_port(), free_port(), free_port(), free_port()],
+        };
+        c.run();
+        c
+    }
+
+    /// Where clients reach it.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    fn run(&mut self) {
+        let [dns, server, lan, wan] = self.ports;
+        let config = serde_json::json!({
+            "datacenter": "dc1",
+            "node_name": "l5d-test-node",
+            "bind_addr": "127.0.0.1",
+            "client_addr": "127.0.0.1",
+            "advertise_addr": "127.0.0.1",
+            "ports": {"http": self.port, "dns": dns, "server": server, "serf_lan": lan, "serf_wan": wan, "grpc": -1, "https": -1},
+            "disable_update_check": true,
+            "enable_script_checks": false,
+        });
+        let file = self.dir.join("config.json");
+        std::fs::write(&file, config.to_string()).expect("write consul's config");
+        let file = file.to_str().expect("a UTF-8 path").to_string();
+        self.process = Some(Process::start(
+            Path::new("consul"),
+            &["agent", "-dev", "-config-file", &file],
+        ));
+        let addr = self.addr();
+        eventually("consul to elect itself", Duration::from_secs(30), || {
+            std::net::TcpStream::connect(addr).ok()?;
+            let (status, _, body) =
+                crate::http_get(addr, "/v1/catalog/nodes", &[("Host", "127.0.0.1")]);
+            (status == 200 && body.contains("l5d-test-node")).then_some(())
+        });
+    }
+
+    fn curl(&self, method: &str, path: &str, body: &str) {
+        let out = Command::new("curl")
+            .args(["-sS", "-f", "-X", method, "--data-binary", body])
+            .arg(format!("http://{}{path}", self.addr()))
+            .output()
+            .expect("curl");
+        assert!(
+            out.status.success(),
+            "{method} {path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Registers instance `id` of `service` at `addr`, with `tags`.
+    pub fn register(&self, id: &str, service: &str, addr: SocketAddr, tags: &[&str]) {
+        let body = serde_json::json!({
+            "ID": id, "Name": service, "Tags": tags,
+            "Address": addr.ip().to_string(), "Port": addr.port(),
+        });
+        self.curl("PUT", "/v1/agent/service/register", &body.to_string());
+    }
+
+    /// Deregisters instance `id`.
+    pub fn deregister(&self, id: &str) {
+        self.curl("PUT", &format!("/v1/agent/service/deregister/{id}"), "");
+    }
+
+    /// Stops the agent.
+    pub fn stop(&mut self) {
+        if let Some(p) = self.process.take() {
+            p.signal("KILL");
+            let _ = p.wait(Duration::from_secs(30));
+        }
+    }
+
+    /// Starts it again on the same ports (with nothing registered).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.run();
+    }
+}

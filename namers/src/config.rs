@@ -215,7 +215,54 @@ pub struct ConsulNamer {
 impl Kind for ConsulNamer {
     const KIND: &'static str = "io.l5d.consul";
 }
-impl NamerConfig for ConsulNamer {}
+impl NamerConfig for ConsulNamer {
+    fn build(&self, mount: &Path, _: &BuildContext) -> Result<SharedNamer, BuildError> {
+        // Options this build cannot honour are refused by name rather than ignored.
+        for (set, key) in [
+            (self.set_host, "setHost"),
+            (self.transfer_metadata, "transferMetadata"),
+            (self.tls.is_some(), "tls"),
+        ] {
+            if set {
+                return Err(BuildError::new(format!(
+                    "{key} is not supported by this build"
+                )));
+            }
+        }
+        let host = if self.host == "localhost" {
+            "127.0.0.1"
+        } else {
+            &self.host
+        };
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host, self.port))
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| BuildError::new(format!("cannot resolve {}", self.host)))?;
+        let settings = crate::consul::Settings {
+            addr,
+            include_tag: self.include_tag,
+            health: self
+                .use_health_check
+                .then(|| crate::consul::status_names(&self.health_statuses)),
+            token: self.token.clone(),
+            consistency: match self.consistency_mode {
+                Some(ConsistencyMode::Stale) => Some("stale"),
+                Some(ConsistencyMode::Consistent) => Some("consistent"),
+                _ => None,
+            },
+            prefer_service_address: self.prefer_service_address,
+            weights: self
+                .weights
+                .iter()
+                .map(|w| (w.tag.clone(), w.weight))
+                .collect(),
+        };
+        Ok(Arc::new(crate::consul::ConsulNamer::new(
+            settings,
+            mount.clone(),
+        )))
+    }
+}
 
 /// `io.l5d.serversets` and `io.l5d.zkLeader`: ZooKeeper.
 #[derive(Deserialize, Debug, Clone, PartialEq)]

@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod consul;
 pub mod fs;
 pub mod fs_dtab;
 pub mod namer_idl;

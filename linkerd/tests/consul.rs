@@ -1,0 +1,201 @@
+//! The `io.l5d.consul` namer against a real Consul agent (Debian's consul 1.8, started by
+//! the harness on free loopback ports): registrations and deregistrations move live
+//! traffic with no failed request, a service with no instances falls through to the
+//! dtab's alternative, a Consul restart neither stops routing nor leaves a stale set, and
+//! the Linkerd 1 walkthrough's sidecar pair works as documented.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use l5d_integration::control::Consul;
+use l5d_integration::{eventually, http_get, Linkerd, PythonBackend};
+
+const BIN: &str = env!("CARGO_BIN_EXE_linkerd");
+const WAIT: Duration = Duration::from_secs(30);
+
+fn linkerd(consul: &Consul, dtab: &str) -> Linkerd {
+    let yaml = format!(
+        "admin:\n  port: 0\nnamers:\n- kind: io.l5d.consul\n  host: 127.0.0.1\n  port: {}\nrouters:\n- protocol: http\n  dtab: '{dtab}'\n  servers:\n  - port: 0\n",
+        consul.port
+    );
+    Linkerd::start(Path::new(BIN), &yaml, "http")
+}
+
+fn backend_of(addr: std::net::SocketAddr, host: &str) -> (u16, String) {
+    let (status, _, body) = http_get(addr, "/", &[("Host", host)]);
+    let name = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["backend"].as_str().map(str::to_string))
+        .unwrap_or(body);
+    (status, name)
+}
+
+/// Requests one after another until stopped.
+struct Load {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<(u16, String)>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(addr: std::net::SocketAddr) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (s, v) = (stop.clone(), seen.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let r = backend_of(addr, "web");
+                v.lock().unwrap().push(r);
+            }
+        });
+        Load {
+            stop,
+            seen,
+            thread: Some(thread),
+        }
+    }
+
+    fn seen(&self) -> Vec<(u16, String)> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    fn settles_on(&self, backend: &str, n: usize) {
+        eventually(&format!("traffic to move to {backend}"), WAIT, || {
+            let seen = self.seen();
+            (seen.len() >= n && seen[seen.len() - n..].iter().all(|(_, b)| b == backend))
+                .then_some(())
+        });
+    }
+
+    fn finish(mut self) -> Vec<(u16, String)> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        self.seen()
+    }
+}
+
+#[test]
+fn registrations_move_live_traffic_with_no_failed_request() {
+    let consul = Consul::start();
+    let a = PythonBackend::start("a");
+    let b = PythonBackend::start("b");
+    consul.register("web-a", "web", a.addr, &[]);
+    let l = linkerd(&consul, "/svc => /#/io.l5d.consul/dc1;");
+    eventually("linkerd to find web in consul", WAIT, || {
+        (backend_of(l.addr, "web") == (200, "a".into())).then_some(())
+    });
+    let load = Load::start(l.addr);
+    consul.register("web-b", "web", b.addr, &[]);
+    eventually("the new instance to get traffic", WAIT, || {
+        load.seen().iter().any(|(_, n)| n == "b").then_some(())
+    });
+    consul.deregister("web-a");
+    load.settles_on("b", 20);
+    let seen = load.finish();
+    let failed: Vec<_> = seen.iter().filter(|(s, _)| *s != 200).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} failed: {failed:?}",
+        failed.len(),
+        seen.len()
+    );
+    let m = l.metrics();
+    assert!(
+        m["namer/io.l5d.consul/updates"].as_u64().unwrap_or(0) >= 3,
+        "{m}"
+    );
+}
+
+#[test]
+fn a_service_with_no_instances_falls_through_to_the_alternative() {
+    let consul = Consul::start();
+    let fallback = PythonBackend::start("fallback");
+    let a = PythonBackend::start("a");
+    let dtab = format!(
+        "/svc => /#/io.l5d.consul/dc1 | /$/inet/127.0.0.1/{};",
+        fallback.addr.port()
+    );
+    let l = linkerd(&consul, &dtab);
+    assert_eq!(backend_of(l.addr, "web"), (200, "fallback".into()));
+    consul.register("web-a", "web", a.addr, &[]);
+    eventually("consul's instance to take over", WAIT, || {
+        (backend_of(l.addr, "web") == (200, "a".into())).then_some(())
+    });
+    consul.deregister("web-a");
+    eventually("the fallback to take over again", WAIT, || {
+        (backend_of(l.addr, "web") == (200, "fallback".into())).then_some(())
+    });
+}
+
+#[test]
+fn a_consul_restart_keeps_routing_and_then_follows_consul() {
+    let mut consul = Consul::start();
+    let a = PythonBackend::start("a");
+    let b = PythonBackend::start("b");
+    consul.register("web-a", "web", a.addr, &[]);
+    let l = linkerd(&consul, "/svc => /#/io.l5d.consul/dc1;");
+    eventually("linkerd to find web in consul", WAIT, || {
+        (backend_of(l.addr, "web") == (200, "a".into())).then_some(())
+    });
+    consul.stop();
+    for _ in 0..20 {
+        assert_eq!(
+            backend_of(l.addr, "web"),
+            (200, "a".into()),
+            "the last set while consul is away"
+        );
+    }
+    // The restarted agent knows nothing until instances register again: linkerd follows
+    // what it says now, not what it said before.
+    consul.restart();
+    consul.register("web-b", "web", b.addr, &[]);
+    eventually("linkerd to follow the restarted consul", WAIT, || {
+        (backend_of(l.addr, "web") == (200, "b".into())).then_some(())
+    });
+    for _ in 0..10 {
+        assert_eq!(
+            backend_of(l.addr, "web"),
+            (200, "b".into()),
+            "never the stale a"
+        );
+    }
+}
+
+/// Linkerd 1's Consul walkthrough: an outgoing router names requests by method and host
+/// and finds the service's instances in Consul, which are its hosts' incoming routers;
+/// the incoming router hands the request to the local app.
+#[test]
+fn the_walkthrough_sidecar_pair_routes_through_consul() {
+    let consul = Consul::start();
+    let app = PythonBackend::start("my-service-app");
+    let incoming_yaml = format!(
+        "admin:\n  port: 0\nrouters:\n- protocol: http\n  label: incoming\n  dtab: /svc => /$/inet/127.0.0.1/{};\n  servers:\n  - port: 0\n",
+        app.addr.port()
+    );
+    let incoming = Linkerd::start(Path::new(BIN), &incoming_yaml, "incoming");
+    consul.register("my-service-1", "my-service", incoming.addr, &[]);
+    let outgoing_yaml = format!(
+        "admin:\n  port: 0\nnamers:\n- kind: io.l5d.consul\n  host: 127.0.0.1\n  port: {}\nrouters:\n- protocol: http\n  label: outgoing\n  dstPrefix: /http\n  identifier:\n    kind: io.l5d.methodAndHost\n  dtab: /http/1.1/* => /#/io.l5d.consul/dc1;\n  servers:\n  - port: 0\n",
+        consul.port
+    );
+    let outgoing = Linkerd::start(Path::new(BIN), &outgoing_yaml, "outgoing");
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "20", "-H", "Host: my-service"])
+        .arg(format!("http://{}/some/rest/service", outgoing.addr))
+        .output()
+        .unwrap();
+    let body = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+    assert_eq!(v["backend"], "my-service-app");
+    assert_eq!(v["path"], "/some/rest/service");
+    let m = outgoing.metrics();
+    assert_eq!(
+        m["rt/outgoing/service/http/1.1/GET/my-service/requests"], 1,
+        "{m}"
+    );
+}
