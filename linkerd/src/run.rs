@@ -69,6 +69,8 @@ pub struct Started {
     pub interpreters: HashMap<String, Arc<dyn NameInterpreter>>,
     /// Stops every server gracefully.
     pub drain: Arc<l5d_core::shutdown::Drain>,
+    /// The configured namers, by mount (what `/namer_state/<prefix>.json` shows).
+    pub namers: Vec<(Path, SharedNamer)>,
     /// Each router's client states (what `/client_state.json` reports).
     pub client_states: Vec<ClientStates>,
     /// One line per server that is serving.
@@ -151,6 +153,7 @@ pub async fn start(config: &LinkerdConfig, metrics: &Registry) -> Result<Started
     Ok(Started {
         interpreters,
         client_states,
+        namers,
         drain,
         serving,
         not_started,
@@ -176,10 +179,41 @@ pub fn admin(
             "/client_state.json",
             client_state(started.client_states.clone()),
         )
+        .route(
+            "/bound-names.json",
+            bound_names(started.client_states.clone()),
+        )
         .config_json(config.source.clone())
         .shutdown(shutdown);
+    // `/namer_state/io.l5d.consul.json`: what each namer that can tell is watching.
+    for (mount, namer) in &started.namers {
+        if namer.state().is_none() {
+            continue;
+        }
+        let prefix = mount.show();
+        let prefix = prefix.strip_prefix("/#").unwrap_or(&prefix).to_string();
+        let namer = namer.clone();
+        admin.route(
+            &format!("/namer_state{prefix}.json"),
+            move |_req: l5d_core::admin::Request| {
+                let state = namer.state().unwrap_or(serde_json::Value::Null);
+                async move { l5d_core::admin::Response::json(&state) }
+            },
+        );
+    }
     register_admin(&mut admin, metrics);
     admin
+}
+
+/// `/bound-names.json`: the bound ids linkerd routes to now, sorted.
+fn bound_names(routers: Vec<ClientStates>) -> impl l5d_core::admin::Handler {
+    move |_req: l5d_core::admin::Request| {
+        let mut ids: Vec<String> = routers.iter().flat_map(|s| s()).map(|(id, _)| id).collect();
+        ids.sort();
+        ids.dedup();
+        let rsp = l5d_core::admin::Response::json(&serde_json::json!(ids));
+        async move { rsp }
+    }
 }
 
 /// `/client_state.json`: every client of every router, by bound id, with its state and

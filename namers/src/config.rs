@@ -384,7 +384,13 @@ pub struct RewriteNamer {
 impl Kind for RewriteNamer {
     const KIND: &'static str = "io.l5d.rewrite";
 }
-impl NamerConfig for RewriteNamer {}
+impl NamerConfig for RewriteNamer {
+    fn build(&self, _mount: &Path, _: &BuildContext) -> Result<SharedNamer, BuildError> {
+        let n = crate::rewrite::RewriteNamer::new(&self.pattern, &self.name)
+            .map_err(|e| BuildError::new(format!("pattern {}: {e}", self.pattern)))?;
+        Ok(Arc::new(n))
+    }
+}
 
 /// `io.l5d.k8s.istio` (experimental, deprecated): Istio's discovery.
 #[derive(Deserialize, Debug, Clone, PartialEq)]

@@ -86,6 +86,27 @@ fn text(e: &[u8]) -> String {
 }
 
 impl Namer for ConsulNamer {
+    fn state(&self) -> Option<serde_json::Value> {
+        let watches = lock(&self.inner.watches);
+        let mut out = serde_json::Map::new();
+        for ((dc, tag, service), w) in watches.iter() {
+            let key = match tag {
+                Some(t) => format!("{dc}/{t}/{service}"),
+                None => format!("{dc}/{service}"),
+            };
+            let exists = match &*w.exists.subscribe().get() {
+                State::Ok(b) => serde_json::json!(b),
+                State::Pending => serde_json::json!("pending"),
+                State::Failed(e) => serde_json::json!(format!("failed: {e}")),
+            };
+            out.insert(
+                key,
+                serde_json::json!({"exists": exists, "addr": w.addr.subscribe().sample().to_json()}),
+            );
+        }
+        Some(serde_json::Value::Object(out))
+    }
+
     fn lookup(&self, path: &Path) -> Activity<NameTree<Name>> {
         let elems = path.elems();
         let need = if self.inner.settings.include_tag {

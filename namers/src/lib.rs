@@ -11,4 +11,5 @@ pub mod fs_dtab;
 pub mod namer_idl;
 pub mod namerd;
 pub mod namerd_thrift;
+pub mod rewrite;
 pub mod transform;

@@ -109,6 +109,12 @@ impl fmt::Display for Bound {
 pub trait Namer: Send + Sync + 'static {
     /// Looks up `path`, relative to the namer's prefix.
     fn lookup(&self, path: &Path) -> Activity<NameTree<Name>>;
+
+    /// What the namer watches now, for `/namer_state/<prefix>.json` (`None`: nothing
+    /// worth showing).
+    fn state(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// Binds names for a router: Linkerd 1's `interpreter` (`default`, `io.l5d.namerd`, ...).
