@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 # Thrift peers (Apache Thrift for Python and Node.js, twitter.common.rpc) are installed
 # by integration/thrift/install.sh, the first step below; etcd (namerd's io.l5d.etcd
 # storage) by integration/etcd/install.sh; Consul (the io.l5d.consul namer) by
-# integration/consul/install.sh.
+# integration/consul/install.sh; ZooKeeper (the serversets namers) by
+# integration/zookeeper/install.sh.
 need=()
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
@@ -39,8 +40,9 @@ step() {
 step peers bash integration/thrift/install.sh
 step etcd bash integration/etcd/install.sh
 step consul bash integration/consul/install.sh
+step zookeeper bash integration/zookeeper/install.sh
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step test cargo test --workspace
 echo
-echo "==> all steps passed: peers, etcd, consul, fmt, clippy, test"
+echo "==> all steps passed: peers, etcd, consul, zookeeper, fmt, clippy, test"

@@ -289,3 +289,146 @@ impl Consul {
         self.run();
     }
 }
+
+/// A standalone ZooKeeper 3.8 (Debian's zookeeper package, installed by
+/// `integration/zookeeper/install.sh`) on a free loopback port, its data kept across
+/// restarts; members are created with the package's own `zkCli.sh`.
+pub struct ZooKeeper {
+    process: Option<Process>,
+    dir: PathBuf,
+    /// Its client port.
+    pub port: u16,
+}
+
+/// Installs ZooKeeper (once per test process).
+pub fn install_zookeeper() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("zookeeper/install.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .output()
+            .expect("run integration/zookeeper/install.sh");
+        assert!(
+            out.status.success(),
+            "installing zookeeper failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+impl ZooKeeper {
+    /// Starts a server with an empty data directory.
+    pub fn start() -> ZooKeeper {
+        install_zookeeper();
+        let mut z = ZooKeeper {
+            process: None,
+            dir: temp_dir("zookeeper"),
+            port: free_port(),
+        };
+        std::fs::create_dir_all(z.dir.join("data")).expect("zookeeper's data dir");
+        z.run();
+        z
+    }
+
+    fn run(&mut self) {
+        let cfg = format!(
+            "tickTime=2000\ndataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=ruok,srvr\nmaxClientCnxns=0\n",
+            self.dir.join("data").display(),
+            self.port
+        );
+        let file = self.dir.join("zoo.cfg");
+        std::fs::write(&file, cfg).expect("write zoo.cfg");
+        let classpath = "/usr/share/java/zookeeper.jar:/usr/share/java/zookeeper-jute.jar:/usr/share/java/slf4j-api.jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar:/usr/share/java/netty-all.jar:/etc/zookeeper/conf";
+        self.process = Some(Process::start(
+            Path::new("java"),
+            &[
+                "-Xmx256m",
+                "-cp",
+                classpath,
+                "org.apache.zookeeper.server.ZooKeeperServerMain",
+                file.to_str().expect("a UTF-8 path"),
+            ],
+        ));
+        let port = self.port;
+        eventually("zookeeper to answer ruok", Duration::from_secs(60), || {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+            s.write_all(b"ruok").ok()?;
+            let mut r = String::new();
+            s.read_to_string(&mut r).ok()?;
+            (r == "imok").then_some(())
+        });
+    }
+
+    /// Runs one `zkCli.sh` command against the server; its output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("/usr/share/zookeeper/bin/zkCli.sh")
+            .arg("-server")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .args(args)
+            .output()
+            .expect("zkCli.sh");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "zkCli {args:?}: {text}");
+        text
+    }
+
+    /// Creates `path` and its parents (persistent, empty), if missing.
+    pub fn ensure(&self, path: &str) {
+        let mut at = String::new();
+        for seg in path.trim_matches('/').split('/') {
+            at.push('/');
+            at.push_str(seg);
+            let _ = Command::new("/usr/share/zookeeper/bin/zkCli.sh")
+                .arg("-server")
+                .arg(format!("127.0.0.1:{}", self.port))
+                .args(["create", &at, ""])
+                .output();
+        }
+    }
+
+    /// Adds a serverset member for `addr` under `path`; the member's znode.
+    pub fn add_member(&self, path: &str, addr: SocketAddr) -> String {
+        self.ensure(path);
+        let data = serde_json::json!({
+            "serviceEndpoint": {"host": addr.ip().to_string(), "port": addr.port()},
+            "additionalEndpoints": {"http": {"host": addr.ip().to_string(), "port": addr.port()}},
+            "status": "ALIVE", "shard": 0,
+        });
+        let out = self.cli(&[
+            "create",
+            "-s",
+            &format!("{path}/member_"),
+            &data.to_string(),
+        ]);
+        out.lines()
+            .find_map(|l| l.strip_prefix("Created "))
+            .map(|p| p.trim().to_string())
+            .unwrap_or_else(|| panic!("no member created: {out}"))
+    }
+
+    /// Deletes a znode.
+    pub fn delete(&self, path: &str) {
+        self.cli(&["delete", path]);
+    }
+
+    /// Stops the server (its data stays).
+    pub fn stop(&mut self) {
+        if let Some(p) = self.process.take() {
+            p.signal("KILL");
+            let _ = p.wait(Duration::from_secs(30));
+        }
+    }
+
+    /// Starts it again on the same port and data.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.run();
+    }
+}

@@ -274,7 +274,24 @@ pub struct ServersetsNamer {
 impl Kind for ServersetsNamer {
     const KIND: &'static str = "io.l5d.serversets";
 }
-impl NamerConfig for ServersetsNamer {}
+impl NamerConfig for ServersetsNamer {
+    fn build(&self, mount: &Path, _: &BuildContext) -> Result<SharedNamer, BuildError> {
+        Ok(Arc::new(crate::zk::ZkNamer::new(
+            crate::zk::Kind::Serversets,
+            zk_hosts(&self.zk_addrs),
+            mount.clone(),
+        )))
+    }
+}
+
+/// `host:port,host:port`, as ZooKeeper clients take an ensemble.
+fn zk_hosts(addrs: &[ZkAddr]) -> String {
+    addrs
+        .iter()
+        .map(|a| format!("{}:{}", a.host, a.port))
+        .collect::<Vec<_>>()
+        .join(",")
+}
 
 /// `io.l5d.zkLeader`: the address of a ZooKeeper leader election's winner.
 #[derive(Deserialize, Debug, Clone, PartialEq)]
@@ -286,7 +303,15 @@ pub struct ZkLeaderNamer {
 impl Kind for ZkLeaderNamer {
     const KIND: &'static str = "io.l5d.zkLeader";
 }
-impl NamerConfig for ZkLeaderNamer {}
+impl NamerConfig for ZkLeaderNamer {
+    fn build(&self, mount: &Path, _: &BuildContext) -> Result<SharedNamer, BuildError> {
+        Ok(Arc::new(crate::zk::ZkNamer::new(
+            crate::zk::Kind::Leader,
+            zk_hosts(&self.zk_addrs),
+            mount.clone(),
+        )))
+    }
+}
 
 /// `io.l5d.curator` (experimental): Curator service discovery.
 #[derive(Deserialize, Debug, Clone, PartialEq)]

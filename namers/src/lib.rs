@@ -13,3 +13,4 @@ pub mod namerd;
 pub mod namerd_thrift;
 pub mod rewrite;
 pub mod transform;
+pub mod zk;
