@@ -40,12 +40,15 @@ struct Watch {
     exists: Updater<State<bool>>,
 }
 
+/// A watched znode: its path and the serverset endpoint named, if any.
+type Key = (String, Option<String>);
+
 struct Inner {
     kind: Kind,
     hosts: String,
     mount: Path,
     client: tokio::sync::Mutex<Option<zk::Client>>,
-    watches: Mutex<HashMap<(String, Option<String>), Arc<Watch>>>,
+    watches: Mutex<HashMap<Key, Arc<Watch>>>,
 }
 
 /// A ZooKeeper namer.
@@ -259,7 +262,7 @@ fn resolve(host: &str, port: u16) -> Option<Address> {
 }
 
 /// Watches one znode for as long as anyone looks it up.
-async fn follow(inner: Weak<Inner>, watch: Weak<Watch>, key: (String, Option<String>)) {
+async fn follow(inner: Weak<Inner>, watch: Weak<Watch>, key: Key) {
     let (znode, endpoint) = key.clone();
     let mut backoff = Duration::from_millis(100);
     let mut fresh = false;
