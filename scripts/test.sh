@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # by integration/thrift/install.sh, the first step below; etcd (namerd's io.l5d.etcd
 # storage) by integration/etcd/install.sh; Consul (the io.l5d.consul namer) by
 # integration/consul/install.sh; ZooKeeper (the serversets namers) by
-# integration/zookeeper/install.sh.
+# integration/zookeeper/install.sh; dnsmasq (the dnssrv namer) by integration/dns/install.sh.
 need=()
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
@@ -41,8 +41,9 @@ step peers bash integration/thrift/install.sh
 step etcd bash integration/etcd/install.sh
 step consul bash integration/consul/install.sh
 step zookeeper bash integration/zookeeper/install.sh
+step dns bash integration/dns/install.sh
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step test cargo test --workspace
 echo
-echo "==> all steps passed: peers, etcd, consul, zookeeper, fmt, clippy, test"
+echo "==> all steps passed: peers, etcd, consul, zookeeper, dns, fmt, clippy, test"

@@ -432,3 +432,68 @@ impl ZooKeeper {
         self.run();
     }
 }
+
+/// dnsmasq serving SRV records on a free loopback port (Debian's dnsmasq-base, installed
+/// by `integration/dns/install.sh`); records change by restarting it, as dnsmasq's own
+/// configuration changes.
+pub struct Dnsmasq {
+    process: Option<Process>,
+    /// Its port (UDP and TCP).
+    pub port: u16,
+}
+
+impl Dnsmasq {
+    /// Starts serving `records`: (SRV name, target host, port).
+    pub fn start(records: &[(&str, &str, u16)]) -> Dnsmasq {
+        static DONE: OnceLock<()> = OnceLock::new();
+        DONE.get_or_init(|| {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("dns/install.sh");
+            let out = Command::new("bash")
+                .arg(script)
+                .output()
+                .expect("run dns/install.sh");
+            assert!(out.status.success(), "installing dnsmasq failed: {out:?}");
+        });
+        let mut d = Dnsmasq {
+            process: None,
+            port: free_port(),
+        };
+        d.serve(records);
+        d
+    }
+
+    /// Restarts it serving `records` instead.
+    pub fn serve(&mut self, records: &[(&str, &str, u16)]) {
+        if let Some(p) = self.process.take() {
+            p.signal("KILL");
+            let _ = p.wait(Duration::from_secs(30));
+        }
+        let mut args = vec![
+            "--keep-in-foreground".to_string(),
+            "--no-resolv".into(),
+            "--no-hosts".into(),
+            "--no-daemon".into(),
+            "--conf-file=/dev/null".into(),
+            "--listen-address=127.0.0.1".into(),
+            "--bind-interfaces".into(),
+            // Names in the test domain that have no records are NXDOMAIN, not refused.
+            "--local=/l5d.test/".into(),
+            format!("--port={}", self.port),
+        ];
+        for (name, target, port) in records {
+            args.push(format!("--srv-host={name},{target},{port}"));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut p = Process::start(Path::new("dnsmasq"), &args);
+        let port = self.port;
+        eventually("dnsmasq to listen", Duration::from_secs(20), || {
+            if !p.is_running() {
+                panic!("dnsmasq exited: {}", p.stderr_so_far());
+            }
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .ok()
+                .map(drop)
+        });
+        self.process = Some(p);
+    }
+}

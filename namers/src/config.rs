@@ -376,7 +376,17 @@ impl Kind for DnsSrvNamer {
     const KIND: &'static str = "io.l5d.dnssrv";
     const EXPERIMENTAL: bool = true;
 }
-impl NamerConfig for DnsSrvNamer {}
+impl NamerConfig for DnsSrvNamer {
+    fn build(&self, mount: &Path, _: &BuildContext) -> Result<SharedNamer, BuildError> {
+        let n = crate::dnssrv::DnsSrvNamer::new(
+            &self.dns_hosts,
+            std::time::Duration::from_secs(self.refresh_interval_seconds),
+            mount.clone(),
+        )
+        .map_err(BuildError::new)?;
+        Ok(Arc::new(n))
+    }
+}
 
 /// `io.l5d.rancher` (experimental): Rancher's metadata service.
 #[derive(Deserialize, Debug, Clone, PartialEq)]

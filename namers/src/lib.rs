@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod consul;
+pub mod dnssrv;
 pub mod fs;
 pub mod fs_dtab;
 pub mod namer_idl;
