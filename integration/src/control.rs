@@ -497,3 +497,151 @@ impl Dnsmasq {
         self.process = Some(p);
     }
 }
+
+/// A real kube-apiserver (built from Debian's kubernetes source package; see
+/// `integration/k8s/build.sh`) with its own etcd, fronted by `kubectl proxy` as Linkerd
+/// 1's k8s namers expect.
+pub struct KubeApi {
+    processes: Vec<Process>,
+    /// The proxy's port (plain HTTP).
+    pub port: u16,
+}
+
+impl KubeApi {
+    /// Starts etcd, the apiserver at `apiserver` and the proxy.
+    pub fn start(apiserver: &Path) -> KubeApi {
+        let dir = temp_dir("kube");
+        let (etcd_port, etcd_peer, secure, proxy) =
+            (free_port(), free_port(), free_port(), free_port());
+        let etcd_url = format!("http://127.0.0.1:{etcd_port}");
+        let peer_url = format!("http://127.0.0.1:{etcd_peer}");
+        let data = dir.join("etcd");
+        let etcd = Process::start(
+            Path::new("etcd"),
+            &[
+                "--name",
+                "k8s",
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--listen-client-urls",
+                &etcd_url,
+                "--advertise-client-urls",
+                &etcd_url,
+                "--listen-peer-urls",
+                &peer_url,
+                "--initial-advertise-peer-urls",
+                &peer_url,
+                "--initial-cluster",
+                &format!("k8s={peer_url}"),
+            ],
+        );
+        let key = dir.join("sa.key");
+        assert!(Command::new("openssl")
+            .args(["genrsa", "-out", key.to_str().unwrap(), "2048"])
+            .output()
+            .unwrap()
+            .status
+            .success());
+        std::fs::write(
+            dir.join("tokens.csv"),
+            "l5d-test-token,admin,admin,system:masters\n",
+        )
+        .unwrap();
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            format!("apiVersion: v1\nkind: Config\nclusters: [{{name: t, cluster: {{server: \"https://127.0.0.1:{secure}\", insecure-skip-tls-verify: true}}}}]\nusers: [{{name: t, user: {{token: l5d-test-token}}}}]\ncontexts: [{{name: t, context: {{cluster: t, user: t}}}}]\ncurrent-context: t\n"),
+        )
+        .unwrap();
+        let certs = dir.join("certs");
+        let tokens = dir.join("tokens.csv");
+        let api = Process::start(
+            apiserver,
+            &[
+                "--etcd-servers",
+                &etcd_url,
+                "--bind-address",
+                "127.0.0.1",
+                "--secure-port",
+                &secure.to_string(),
+                "--advertise-address",
+                "127.0.0.1",
+                "--cert-dir",
+                certs.to_str().unwrap(),
+                "--service-cluster-ip-range",
+                "10.250.0.0/24",
+                "--service-account-issuer",
+                "https://kubernetes.default.svc",
+                "--service-account-key-file",
+                key.to_str().unwrap(),
+                "--service-account-signing-key-file",
+                key.to_str().unwrap(),
+                "--api-audiences",
+                "kubernetes",
+                "--token-auth-file",
+                tokens.to_str().unwrap(),
+                "--authorization-mode",
+                "AlwaysAllow",
+                "--disable-admission-plugins",
+                "ServiceAccount",
+                "--endpoint-reconciler-type",
+                "none",
+                "--profiling=false",
+            ],
+        );
+        let proxy_proc = Process::start(
+            Path::new("kubectl"),
+            &[
+                "--kubeconfig",
+                kubeconfig.to_str().unwrap(),
+                "proxy",
+                "--address",
+                "127.0.0.1",
+                "--port",
+                &proxy.to_string(),
+                "--accept-hosts",
+                "^(localhost|127\\.0\\.0\\.1)(:[0-9]+)?$",
+            ],
+        );
+        let addr = SocketAddr::from(([127, 0, 0, 1], proxy));
+        eventually(
+            "kube-apiserver to be ready",
+            Duration::from_secs(120),
+            || {
+                std::net::TcpStream::connect(addr).ok()?;
+                let (status, _, body) = crate::http_get(addr, "/readyz", &[("Host", "127.0.0.1")]);
+                (status == 200 && body == "ok").then_some(())
+            },
+        );
+        KubeApi {
+            processes: vec![proxy_proc, api, etcd],
+            port: proxy,
+        }
+    }
+
+    /// Sends a JSON body with curl; the response body.
+    pub fn send(&self, method: &str, path: &str, body: &serde_json::Value) -> String {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "-X",
+                method,
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+            ])
+            .arg(body.to_string())
+            .arg(format!("http://127.0.0.1:{}{path}", self.port))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for KubeApi {
+    fn drop(&mut self) {
+        for p in self.processes.drain(..) {
+            p.signal("KILL");
+        }
+    }
+}

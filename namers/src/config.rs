@@ -90,7 +90,46 @@ pub struct K8sNamer {
 impl Kind for K8sNamer {
     const KIND: &'static str = "io.l5d.k8s";
 }
-impl NamerConfig for K8sNamer {}
+impl NamerConfig for K8sNamer {
+    fn build(&self, mount: &Path, _: &BuildContext) -> Result<SharedNamer, BuildError> {
+        k8s_namer(
+            &self.host,
+            self.port,
+            self.label_selector.as_deref(),
+            mount,
+            None,
+        )
+    }
+}
+
+/// The Kubernetes namer for the API at `host:port` (`kubectl proxy`).
+fn k8s_namer(
+    host: &str,
+    port: u16,
+    label_selector: Option<&str>,
+    mount: &Path,
+    namespace: Option<String>,
+) -> Result<SharedNamer, BuildError> {
+    if label_selector.is_some() {
+        return Err(BuildError::new(
+            "labelSelector is not supported by this build",
+        ));
+    }
+    let host = if host == "localhost" {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| BuildError::new(format!("cannot resolve {host}")))?;
+    Ok(Arc::new(crate::k8s::K8sNamer::new(
+        addr,
+        mount.clone(),
+        namespace,
+    )))
+}
 
 /// `io.l5d.k8s.external` (experimental): services' load balancer addresses.
 #[derive(Deserialize, Debug, Clone, PartialEq)]
@@ -130,7 +169,23 @@ pub struct K8sNsNamer {
 impl Kind for K8sNsNamer {
     const KIND: &'static str = "io.l5d.k8s.ns";
 }
-impl NamerConfig for K8sNsNamer {}
+impl NamerConfig for K8sNsNamer {
+    fn build(&self, mount: &Path, _: &BuildContext) -> Result<SharedNamer, BuildError> {
+        let ns = std::env::var(&self.env_var).map_err(|_| {
+            BuildError::new(format!(
+                "the environment variable {} is not set",
+                self.env_var
+            ))
+        })?;
+        k8s_namer(
+            &self.host,
+            self.port,
+            self.label_selector.as_deref(),
+            mount,
+            Some(ns),
+        )
+    }
+}
 
 /// A Consul health status.
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -359,7 +414,34 @@ pub struct MarathonNamer {
 impl Kind for MarathonNamer {
     const KIND: &'static str = "io.l5d.marathon";
 }
-impl NamerConfig for MarathonNamer {}
+impl NamerConfig for MarathonNamer {
+    fn build(&self, mount: &Path, _: &BuildContext) -> Result<SharedNamer, BuildError> {
+        if self.tls.is_some() {
+            return Err(BuildError::new("tls is not supported by this build"));
+        }
+        if self.dst.is_some() {
+            return Err(BuildError::new(
+                "dst is not supported by this build; use host and port",
+            ));
+        }
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(&(self.host.as_str(), self.port))
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| BuildError::new(format!("cannot resolve {}", self.host)))?;
+        let settings = crate::marathon::Settings {
+            addr,
+            host: self.host.clone(),
+            uri_prefix: self.uri_prefix.clone(),
+            ttl: std::time::Duration::from_millis(self.ttl_ms),
+            jitter: std::time::Duration::from_millis(self.jitter_ms),
+            use_health_check: self.use_health_check,
+        };
+        Ok(Arc::new(crate::marathon::MarathonNamer::new(
+            settings,
+            mount.clone(),
+        )))
+    }
+}
 
 /// `io.l5d.dnssrv` (experimental): DNS SRV records.
 #[derive(Deserialize, Debug, Clone, PartialEq)]

@@ -9,6 +9,8 @@ pub mod consul;
 pub mod dnssrv;
 pub mod fs;
 pub mod fs_dtab;
+pub mod k8s;
+pub mod marathon;
 pub mod namer_idl;
 pub mod namerd;
 pub mod namerd_thrift;
