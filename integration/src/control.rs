@@ -270,6 +270,12 @@ impl Consul {
         self.curl("PUT", "/v1/agent/service/register", &body.to_string());
     }
 
+    /// Registers a service as the agent API takes it (`ID`, `Name`, `Tags`, `Address`,
+    /// `Port`, `Check`, ...).
+    pub fn register_json(&self, service: &serde_json::Value) {
+        self.curl("PUT", "/v1/agent/service/register", &service.to_string());
+    }
+
     /// Deregisters instance `id`.
     pub fn deregister(&self, id: &str) {
         self.curl("PUT", &format!("/v1/agent/service/deregister/{id}"), "");

@@ -199,3 +199,61 @@ fn the_walkthrough_sidecar_pair_routes_through_consul() {
         "{m}"
     );
 }
+
+/// Tags in names, the agent's own datacenter, health checks and setHost.
+#[test]
+fn tags_local_datacenter_health_and_set_host() {
+    let consul = Consul::start();
+    let canary = PythonBackend::start("canary");
+    let primary = PythonBackend::start("primary");
+    let sick = PythonBackend::start("sick");
+    consul.register("web-canary", "web", canary.addr, &["canary"]);
+    consul.register("web-primary", "web", primary.addr, &["primary"]);
+    consul.register_json(&serde_json::json!({
+        "ID": "web-sick", "Name": "web", "Tags": ["canary"],
+        "Address": "127.0.0.1", "Port": sick.addr.port(),
+        "Check": {"TTL": "600s", "Status": "critical"},
+    }));
+    let yaml = format!(
+        "admin:\n  port: 0\nnamers:\n- kind: io.l5d.consul\n  host: 127.0.0.1\n  port: {}\n  includeTag: true\n  useHealthCheck: true\n  setHost: true\nrouters:\n- protocol: http\n  dtab: /svc => /#/io.l5d.consul/.local/canary;\n  servers:\n  - port: 0\n",
+        consul.port
+    );
+    let l = Linkerd::start(Path::new(BIN), &yaml, "http");
+    for _ in 0..20 {
+        let (status, _, body) = http_get(l.addr, "/", &[("Host", "web")]);
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        // Only the healthy canary: not the primary (another tag), not the sick canary.
+        assert_eq!(v["backend"], "canary", "{v}");
+        let host = v["headers"]["Host"]
+            .as_str()
+            .or(v["headers"]["host"].as_str());
+        assert_eq!(host, Some("canary.web.service.dc1.consul"), "{v}");
+    }
+}
+
+/// `bindingCache.idleTtlSecs`: a name nobody asks for any more is forgotten, with its
+/// client, its metrics and its Consul watch.
+#[test]
+fn idle_bindings_are_forgotten_with_their_watches() {
+    let consul = Consul::start();
+    let a = PythonBackend::start("a");
+    consul.register("web-a", "web", a.addr, &[]);
+    let yaml = format!(
+        "admin:\n  port: 0\nnamers:\n- kind: io.l5d.consul\n  host: 127.0.0.1\n  port: {}\nrouters:\n- protocol: http\n  bindingCache:\n    idleTtlSecs: 1\n  dtab: /svc => /#/io.l5d.consul/dc1;\n  servers:\n  - port: 0\n",
+        consul.port
+    );
+    let l = Linkerd::start(Path::new(BIN), &yaml, "http");
+    assert_eq!(backend_of(l.addr, "web"), (200, "a".into()));
+    let state = |l: &Linkerd| http_get(l.admin, "/namer_state/io.l5d.consul.json", &[]).2;
+    assert!(state(&l).contains("dc1/web"));
+    eventually("the idle name to be forgotten", WAIT, || {
+        let m = l.metrics();
+        let gone = m
+            .get("rt/http/client/#/io.l5d.consul/dc1/web/requests")
+            .is_none();
+        (gone && !state(&l).contains("dc1/web")).then_some(())
+    });
+    // Asked for again, it is bound anew.
+    assert_eq!(backend_of(l.addr, "web"), (200, "a".into()));
+}

@@ -178,6 +178,12 @@ fn k8s_namer_against_recorded_apiserver_responses() {
     eventually("linkerd to resolve web's endpoints", WAIT, || {
         (addresses(&l)? == ["10.1.0.1:8080", "10.1.0.2:8080"]).then_some(())
     });
+    let (status, _, body) = http_get(l.admin, "/namer_state/io.l5d.k8s.json", &[]);
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("\"prod/web\"") && body.contains("10.1.0.2"),
+        "{body}"
+    );
     next();
     eventually("linkerd to follow the recorded update", WAIT, || {
         (addresses(&l)? == ["10.1.0.1:8080"]).then_some(())

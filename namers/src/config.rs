@@ -274,7 +274,6 @@ impl NamerConfig for ConsulNamer {
     fn build(&self, mount: &Path, _: &BuildContext) -> Result<SharedNamer, BuildError> {
         // Options this build cannot honour are refused by name rather than ignored.
         for (set, key) in [
-            (self.set_host, "setHost"),
             (self.transfer_metadata, "transferMetadata"),
             (self.tls.is_some(), "tls"),
         ] {
@@ -311,6 +310,7 @@ impl NamerConfig for ConsulNamer {
                 .iter()
                 .map(|w| (w.tag.clone(), w.weight))
                 .collect(),
+            set_host: self.set_host,
         };
         Ok(Arc::new(crate::consul::ConsulNamer::new(
             settings,

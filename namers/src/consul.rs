@@ -45,6 +45,8 @@ pub struct Settings {
     pub prefer_service_address: bool,
     /// Weights of instances by tag.
     pub weights: Vec<(String, f64)>,
+    /// Name `<service>.service.<dc>.<domain>` as the instances' authority (`setHost`).
+    pub set_host: bool,
 }
 
 type Key = (String, Option<String>, String);
@@ -60,6 +62,7 @@ struct Inner {
     mount: Path,
     watches: Mutex<HashMap<Key, Arc<Watch>>>,
     local_dc: tokio::sync::OnceCell<String>,
+    domain: tokio::sync::OnceCell<String>,
 }
 
 /// The Consul namer.
@@ -76,6 +79,7 @@ impl ConsulNamer {
                 mount,
                 watches: Mutex::new(HashMap::new()),
                 local_dc: tokio::sync::OnceCell::new(),
+                domain: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -188,6 +192,26 @@ impl Inner {
             })
             .await
             .cloned()
+    }
+
+    /// The agent's DNS domain, for `setHost` (`consul` when it does not say, as Consul
+    /// 1.8's agent does not).
+    async fn domain(&self) -> String {
+        self.domain
+            .get_or_init(|| async {
+                let domain = match self.get("/v1/agent/self").await {
+                    Ok((_, body)) => serde_json::from_slice::<Value>(&body)
+                        .ok()
+                        .and_then(|v| v["Config"]["Domain"].as_str().map(str::to_string)),
+                    Err(_) => None,
+                };
+                domain
+                    .unwrap_or_else(|| "consul".to_string())
+                    .trim_matches('.')
+                    .to_string()
+            })
+            .await
+            .clone()
     }
 
     async fn get(&self, target: &str) -> Result<(u64, Bytes), String> {
@@ -334,7 +358,21 @@ async fn follow(inner: Weak<Inner>, watch: Weak<Watch>, key: Key) {
             target.push_str(&format!("&index={index}&wait={WAIT}"));
         }
         let settings_addr = i.settings.addr;
-        let answer = i.get(&target).await;
+        // Nobody watching any more ends the query at once rather than after its wait.
+        let unwatched = async {
+            w.exists.closed().await;
+            w.addr.closed().await;
+        };
+        let answer = tokio::select! {
+            a = i.get(&target) => a,
+            _ = unwatched => {
+                let mut ws = lock(&i.watches);
+                if ws.get(&key).is_some_and(|x| Arc::ptr_eq(x, &w)) {
+                    ws.remove(&key);
+                }
+                return;
+            }
+        };
         match answer {
             Ok((new_index, body)) => match i.instances(&body) {
                 Ok(instances) => {
@@ -342,12 +380,27 @@ async fn follow(inner: Weak<Inner>, watch: Weak<Watch>, key: Key) {
                     // An index that went backwards: Consul restarted; start over.
                     index = if new_index < index { 0 } else { new_index };
                     metrics::counter!("namer/io.l5d.consul/updates").increment(1);
-                    w.exists.set_if_changed(State::Ok(!instances.is_empty()));
-                    w.addr.set_if_changed(if instances.is_empty() {
+                    let exists = !instances.is_empty();
+                    let addr = if instances.is_empty() {
                         Addr::Neg
                     } else {
-                        Addr::bound(instances)
-                    });
+                        match Addr::bound(instances) {
+                            Addr::Bound(a, mut meta) if i.settings.set_host => {
+                                let host = match &tag {
+                                    Some(t) => format!("{t}.{service}.service.{dc_name}"),
+                                    None => format!("{service}.service.{dc_name}"),
+                                };
+                                let domain = i.domain().await;
+                                meta.insert("authority".into(), format!("{host}.{domain}").into());
+                                Addr::Bound(a, meta)
+                            }
+                            other => other,
+                        }
+                    };
+                    // The address first: a name that turns into a leaf must find its
+                    // endpoints there.
+                    w.addr.set_if_changed(addr);
+                    w.exists.set_if_changed(State::Ok(exists));
                     continue;
                 }
                 Err(e) => tracing::warn!("io.l5d.consul {service}: {e}"),

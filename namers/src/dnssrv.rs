@@ -211,12 +211,13 @@ async fn follow(inner: Weak<Inner>, watch: Weak<Watch>, record: String) {
         }
         if let Some(instances) = i.instances(&record).await {
             metrics::counter!("namer/io.l5d.dnssrv/lookups").increment(1);
-            w.exists.set_if_changed(State::Ok(!instances.is_empty()));
+            let exists = !instances.is_empty();
             w.addr.set_if_changed(if instances.is_empty() {
                 Addr::Neg
             } else {
                 Addr::bound(instances)
             });
+            w.exists.set_if_changed(State::Ok(exists));
         }
         let refresh = i.refresh;
         drop((i, w));

@@ -90,6 +90,21 @@ pub fn addresses(endpoints: &Value, port: &str) -> Vec<Address> {
 }
 
 impl Namer for K8sNamer {
+    fn state(&self) -> Option<Value> {
+        let watches = lock(&self.inner.watches);
+        let mut out = serde_json::Map::new();
+        for ((ns, service), tx) in watches.iter() {
+            let state = match &*tx.subscribe().get() {
+                State::Ok(Some(e)) => e.clone(),
+                State::Ok(None) => Value::Null,
+                State::Pending => "pending".into(),
+                State::Failed(e) => format!("failed: {e}").into(),
+            };
+            out.insert(format!("{ns}/{service}"), state);
+        }
+        Some(Value::Object(out))
+    }
+
     fn lookup(&self, path: &Path) -> Activity<NameTree<Name>> {
         let elems: Vec<String> = path
             .elems()

@@ -73,6 +73,22 @@ impl ZkNamer {
 }
 
 impl Namer for ZkNamer {
+    fn state(&self) -> Option<Value> {
+        let watches = lock(&self.inner.watches);
+        let mut out = serde_json::Map::new();
+        for ((znode, endpoint), w) in watches.iter() {
+            let key = match endpoint {
+                Some(e) => format!("{znode}:{e}"),
+                None => znode.clone(),
+            };
+            out.insert(
+                key,
+                serde_json::json!({"addr": w.addr.subscribe().sample().to_json()}),
+            );
+        }
+        Some(Value::Object(out))
+    }
+
     fn lookup(&self, path: &Path) -> Activity<NameTree<Name>> {
         if path.is_empty() {
             return Var::constant(State::Ok(NameTree::Neg));
@@ -213,12 +229,13 @@ impl Inner {
             addrs.extend(found);
         }
         metrics::counter!("namer/io.l5d.serversets/updates").increment(1);
-        w.exists.set_if_changed(State::Ok(!addrs.is_empty()));
+        let exists = !addrs.is_empty();
         w.addr.set_if_changed(if addrs.is_empty() {
             Addr::Neg
         } else {
             Addr::bound(addrs)
         });
+        w.exists.set_if_changed(State::Ok(exists));
         watched(watcher).await
     }
 }

@@ -62,6 +62,12 @@ pub struct Binding<S, L> {
     /// The service of the name.
     pub service: Arc<S>,
     state: Mutex<BindingState<L>>,
+    /// When a request last used it, in ms of the process clock.
+    last_used: std::sync::atomic::AtomicU64,
+}
+
+fn now_ms() -> u64 {
+    crate::clock::now().as_millis() as u64
 }
 
 struct Caches<S, L, E> {
@@ -79,6 +85,9 @@ pub struct Bindings<S, L, E> {
     interpreter: Arc<dyn NameInterpreter>,
     registry: Registry,
     binding_timeout: Duration,
+    /// Bindings unused this long are forgotten (`bindingCache.idleTtlSecs`), with the
+    /// services and clients only they used, so their watches close.
+    idle_ttl: Duration,
     caches: Mutex<Caches<S, L, E>>,
     make: Factories<S, L, E>,
 }
@@ -98,6 +107,7 @@ impl<S, L, E: Endpoint> Bindings<S, L, E> {
             interpreter,
             registry,
             binding_timeout,
+            idle_ttl: Duration::from_secs(600),
             caches: Mutex::new(Caches {
                 plain: HashMap::new(),
                 local: HashMap::new(),
@@ -106,6 +116,13 @@ impl<S, L, E: Endpoint> Bindings<S, L, E> {
             }),
             make,
         }
+    }
+
+    /// The same bindings, forgetting those unused for `ttl` (Linkerd 1's
+    /// `bindingCache.idleTtlSecs`, 600 s by default).
+    pub fn with_idle_ttl(mut self, ttl: Duration) -> Bindings<S, L, E> {
+        self.idle_ttl = ttl;
+        self
     }
 
     /// The interpreter names are bound with.
@@ -125,6 +142,8 @@ impl<S, L, E: Endpoint> Bindings<S, L, E> {
                 .cloned()
         };
         if let Some(b) = found {
+            b.last_used
+                .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
             return b;
         }
         if caches.plain.len() + caches.local.len() >= MAX_BINDINGS {
@@ -135,6 +154,7 @@ impl<S, L, E: Endpoint> Bindings<S, L, E> {
         let binding = Arc::new(Binding {
             service,
             state: Mutex::new((self.interpreter.bind(&dst.dtab(), &dst.path), None)),
+            last_used: std::sync::atomic::AtomicU64::new(now_ms()),
         });
         if dst.local_dtab.is_empty() {
             caches.plain.insert(dst.path.clone(), binding.clone());
@@ -235,12 +255,52 @@ impl<S, L, E: Endpoint> Bindings<S, L, E> {
         lock(&self.caches).clients.values().cloned().collect()
     }
 
-    /// Closes pooled connections idle past their clients' `idleTimeMs`.
+    /// Closes pooled connections idle past their clients' `idleTimeMs`, and forgets
+    /// bindings idle past `idleTtlSecs` with the services and clients no other binding
+    /// uses (and their metrics).
     pub fn sweep(&self) {
+        self.forget_idle();
         let now = std::time::Instant::now();
         for c in self.clients() {
             c.sweep(now);
         }
+    }
+
+    fn forget_idle(&self) {
+        let cutoff = now_ms().saturating_sub(self.idle_ttl.as_millis() as u64);
+        let idle = |b: &Arc<Binding<S, L>>| {
+            b.last_used.load(std::sync::atomic::Ordering::Relaxed) < cutoff
+                && Arc::strong_count(b) == 1
+        };
+        let mut caches = lock(&self.caches);
+        let before = caches.plain.len() + caches.local.len();
+        caches.plain.retain(|_, b| !idle(b));
+        caches.local.retain(|_, b| !idle(b));
+        if caches.plain.len() + caches.local.len() == before {
+            return;
+        }
+        // What only the forgotten bindings used goes too.
+        let label = &self.label;
+        let registry = &self.registry;
+        let drop_unused = |kind: &str, name: &Path| {
+            registry.remove(&format!("rt/{label}/{kind}/{}", scope_name(name)));
+        };
+        caches.services.retain(|name, s| {
+            let keep = Arc::strong_count(s) > 1;
+            if !keep {
+                drop_unused("service", name);
+            }
+            keep
+        });
+        // A client is held by resolved trees; once their bindings are gone, only the
+        // cache holds it.
+        caches.clients.retain(|id, c| {
+            let keep = Arc::strong_count(c) > 1;
+            if !keep {
+                drop_unused("client", id);
+            }
+            keep
+        });
     }
 
     /// Each client's state, by bound id, as `/client_state.json` shows it.

@@ -80,6 +80,9 @@ struct EndpointSet<E> {
     /// from service discovery is a new allocation).
     built_from: Option<Arc<[Address]>>,
     endpoints: Arc<[Arc<E>]>,
+    /// The authority the address set names (its `authority` metadata: Consul's
+    /// `setHost`), for protocols that carry one.
+    authority: Option<Arc<str>>,
 }
 
 /// The client of one bound id.
@@ -111,6 +114,7 @@ impl<E: Endpoint> Client<E> {
                 addr,
                 built_from: None,
                 endpoints: Arc::from(Vec::new()),
+                authority: None,
             }),
             new_endpoint,
         }
@@ -139,9 +143,22 @@ impl<E: Endpoint> Client<E> {
             _ => false,
         };
         if !unchanged {
+            set.authority = match &*set.addr.get() {
+                Addr::Bound(_, meta) => meta
+                    .get("authority")
+                    .and_then(|v| v.as_str())
+                    .map(Arc::from),
+                _ => None,
+            };
             self.rebuild(set, current);
         }
         set.endpoints.clone()
+    }
+
+    /// The authority requests to these endpoints should name, if their discovery gave
+    /// one (Consul's `setHost`).
+    pub fn authority(&self) -> Option<Arc<str>> {
+        lock(&self.set).authority.clone()
     }
 
     fn rebuild(&self, set: &mut EndpointSet<E>, current: Option<Arc<[Address]>>) {

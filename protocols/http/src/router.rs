@@ -54,6 +54,8 @@ const MAX_RETRIES: u32 = 25;
 pub struct Limits {
     /// How long a request waits for its name to bind (`bindingTimeoutMs`).
     pub binding_timeout: Duration,
+    /// Bindings unused this long are forgotten (`bindingCache.idleTtlSecs`).
+    pub binding_idle_ttl: Duration,
     /// `maxHeadersKB`, in bytes: bounds `l5d-err`.
     pub max_headers: usize,
     /// `maxErrResponseKB`, in bytes: bounds error bodies.
@@ -227,7 +229,8 @@ impl HttpRouter {
         };
         let binding_timeout = limits.binding_timeout;
         HttpRouter {
-            bindings: Bindings::new(&label, interpreter, registry, binding_timeout, make),
+            bindings: Bindings::new(&label, interpreter, registry, binding_timeout, make)
+                .with_idle_ttl(limits.binding_idle_ttl),
             label,
             identifier,
             limits,
@@ -433,7 +436,12 @@ impl HttpRouter {
             TracePropagator::Linkerd => crate::trace::forward(headers, &self.rng),
             TracePropagator::Zipkin => crate::trace::forward_b3(headers, &self.rng),
         }
-        if !headers.contains_key(HOST) {
+        if let Some(authority) = client.authority() {
+            // Discovery named the service's authority (Consul's setHost): requests say it.
+            if let Ok(v) = HeaderValue::try_from(&*authority) {
+                headers.insert(HOST, v);
+            }
+        } else if !headers.contains_key(HOST) {
             // An HTTP/1.0 request may come without a Host; it leaves as HTTP/1.1, which
             // requires one.
             headers.insert(HOST, endpoint.host.clone());

@@ -106,6 +106,7 @@ pub async fn start(
     let identifier = HttpIdentifier::new(cfg.dst_prefix.clone(), cfg.dtab.clone(), readers);
     let limits = Limits {
         binding_timeout: Duration::from_millis(cfg.binding_timeout_ms),
+        binding_idle_ttl: Duration::from_secs(cfg.binding_cache.idle_ttl_secs),
         max_headers: own.max_headers_kb as usize * 1024,
         max_err_body: own.max_err_response_kb as usize * 1024,
         buffer_limit: (!own.streaming_enabled).then_some(BUFFER_LIMIT),

@@ -117,6 +117,8 @@ pub struct Naming {
     pub dtab: Dtab,
     /// `bindingTimeoutMs`.
     pub binding_timeout: Duration,
+    /// `bindingCache.idleTtlSecs`.
+    pub binding_idle_ttl: Duration,
     /// Name dispatches by their Thrift call instead of their dst (a thriftmux router
     /// speaking ThriftMux to backends), with `thriftMethodInDst` as given.
     pub thrift: Option<bool>,
@@ -196,7 +198,8 @@ impl MuxRouter {
             }),
         };
         MuxRouter {
-            bindings: Bindings::new(&label, interpreter, registry, naming.binding_timeout, make),
+            bindings: Bindings::new(&label, interpreter, registry, naming.binding_timeout, make)
+                .with_idle_ttl(naming.binding_idle_ttl),
             label,
             dst_prefix: naming.dst_prefix,
             dtab: naming.dtab,
@@ -362,6 +365,11 @@ impl MuxRouter {
                 Err(format!("{} ({}): {e}", client.id, endpoint.addr))
             }
         }
+    }
+
+    /// Forgets idle bindings (and closes what only they used).
+    pub fn sweep(&self) {
+        self.bindings.sweep();
     }
 
     /// Each client's state, by bound id, as `/client_state.json` shows it.

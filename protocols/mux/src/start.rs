@@ -159,6 +159,7 @@ fn mux_router(
             dst_prefix: cfg.dst_prefix.clone(),
             dtab: cfg.dtab.clone(),
             binding_timeout: Duration::from_millis(cfg.binding_timeout_ms),
+            binding_idle_ttl: Duration::from_secs(cfg.binding_cache.idle_ttl_secs),
             thrift,
         },
         interpreter,
@@ -176,6 +177,7 @@ pub async fn start_mux(
     drain: &Arc<Drain>,
 ) -> Result<Started, String> {
     let router = Arc::new(mux_router(cfg, interpreter, registry, None));
+    l5d_core::router::spawn_sweeper(&router, MuxRouter::sweep);
     let mut addrs = Vec::new();
     for s in &cfg.servers {
         let listener = TcpListener::bind(s.addr())
@@ -268,6 +270,7 @@ pub async fn start_thriftmux(
         ClientProtocol::Thriftmux => {
             let thrift = Some(own.thrift_method_in_dst);
             let router = Arc::new(mux_router(cfg, interpreter, registry, thrift));
+            l5d_core::router::spawn_sweeper(&router, MuxRouter::sweep);
             let handler = RouterHandler(router.clone());
             let addrs = serve_thriftmux(cfg, registry, drain, encoding, &router, handler).await?;
             Ok(Started {

@@ -44,6 +44,8 @@ pub struct ThriftClientKeys {
 pub struct Naming {
     /// `bindingTimeoutMs`.
     pub binding_timeout: Duration,
+    /// `bindingCache.idleTtlSecs`.
+    pub binding_idle_ttl: Duration,
     /// `thriftProtocol`: how linkerd writes the TTwitter upgrade to backends.
     pub encoding: crate::codec::Encoding,
     /// `dstPrefix`.
@@ -154,7 +156,8 @@ impl ThriftRouter {
             leaf: Box::new(|_: &Bound, client| client),
         };
         ThriftRouter {
-            bindings: Bindings::new(&label, interpreter, registry, naming.binding_timeout, make),
+            bindings: Bindings::new(&label, interpreter, registry, naming.binding_timeout, make)
+                .with_idle_ttl(naming.binding_idle_ttl),
             label,
             naming,
             rng: Rng::from_entropy(),

@@ -64,6 +64,7 @@ pub fn router(
         cfg.label.clone(),
         Naming {
             binding_timeout: Duration::from_millis(cfg.binding_timeout_ms),
+            binding_idle_ttl: Duration::from_secs(cfg.binding_cache.idle_ttl_secs),
             encoding,
             dst_prefix: cfg.dst_prefix.clone(),
             dtab: cfg.dtab.clone(),
