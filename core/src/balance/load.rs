@@ -23,6 +23,9 @@ pub struct EndpointLoad {
     stamp: AtomicU64,
     /// The EWMA's time constant in nanoseconds.
     decay_ns: f64,
+    /// The endpoint's weight (`endpoint_addr_weight`), as f64 bits: balancers compare
+    /// load divided by it, so a weight of 2 takes twice the traffic.
+    weight: AtomicU64,
 }
 
 impl Default for EndpointLoad {
@@ -40,7 +43,23 @@ impl EndpointLoad {
             cost: AtomicU64::new(0f64.to_bits()),
             stamp: AtomicU64::new(0),
             decay_ns: (decay.as_nanos() as f64).max(1.0),
+            weight: AtomicU64::new(1f64.to_bits()),
         }
+    }
+
+    /// Sets the endpoint's weight (non-positive or non-finite weights count as 1).
+    pub fn set_weight(&self, weight: f64) {
+        let w = if weight.is_finite() && weight > 0.0 {
+            weight
+        } else {
+            1.0
+        };
+        self.weight.store(w.to_bits(), Relaxed);
+    }
+
+    /// The endpoint's weight.
+    pub fn weight(&self) -> f64 {
+        f64::from_bits(self.weight.load(Relaxed))
     }
 
     /// Counts a request as outstanding until the returned guard finishes or drops.

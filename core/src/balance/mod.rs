@@ -51,11 +51,13 @@ pub(crate) enum Metric {
 }
 
 impl Metric {
+    /// The endpoint's load, divided by its weight.
     fn of<E: Load>(self, e: &E, now: Option<Instant>) -> f64 {
-        match (self, now) {
+        let load = match (self, now) {
             (Metric::Ewma, Some(now)) => e.load().ewma_cost(now),
             _ => e.load().outstanding() as f64,
-        }
+        };
+        load / e.load().weight()
     }
 }
 
@@ -297,12 +299,12 @@ fn any_available<E: Load>(endpoints: &[E], from: usize) -> Option<usize> {
 /// here the set arrives as a slice that changes with discovery, and a scan over it is the
 /// same choice without the bookkeeping (sets are tens of endpoints, not thousands).
 fn least_loaded<E: Load>(endpoints: &[E]) -> Option<usize> {
-    let mut best: Option<(usize, usize)> = None;
+    let mut best: Option<(usize, f64)> = None;
     for (i, e) in endpoints.iter().enumerate() {
         if !e.is_available() {
             continue;
         }
-        let load = e.load().outstanding();
+        let load = e.load().outstanding() as f64 / e.load().weight();
         if best.is_none_or(|(_, b)| load < b) {
             best = Some((i, load));
         }

@@ -198,3 +198,18 @@ fn rng_draws_cover_their_range() {
     }
     assert!(seen.iter().all(|&s| s));
 }
+
+#[test]
+fn weights_divide_load() {
+    // Two requests on a weight-3 endpoint weigh less than one on a weight-1 endpoint.
+    let heavy = Ep::new(2, true);
+    heavy.load.set_weight(3.0);
+    let light = Ep::new(1, true);
+    assert_eq!(Heap.pick(&[heavy, light]), Some(0));
+    let unweighted = [Ep::new(2, true), Ep::new(1, true)];
+    assert_eq!(Heap.pick(&unweighted), Some(1));
+    // p2c over the same two (with only two, every pick compares both).
+    let heavy = Ep::new(2, true);
+    heavy.load.set_weight(3.0);
+    assert_eq!(p2c().pick(&[heavy, Ep::new(1, true)]), Some(0));
+}

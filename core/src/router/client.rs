@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::accrual::{Accrual, Policy, Transition};
-use crate::addr::{Addr, Address};
+use crate::addr::{Addr, Address, ENDPOINT_WEIGHT_META_KEY};
 use crate::balance::{AnyBalancer, Balancer, Load, Rng};
 use crate::naming::Path;
 use crate::retry::RetryBudget;
@@ -173,8 +173,18 @@ impl<E: Endpoint> Client<E> {
             .unwrap_or_default()
             .iter()
             .map(|a| {
-                old.remove(&a.addr)
-                    .unwrap_or_else(|| Arc::new((self.new_endpoint)(a.addr, &self.stats, decay)))
+                let e = old
+                    .remove(&a.addr)
+                    .unwrap_or_else(|| Arc::new((self.new_endpoint)(a.addr, &self.stats, decay)));
+                // Discovery may weigh endpoints (`endpoint_addr_weight`: Consul's
+                // `weights`, ...); balancers divide load by it.
+                let weight = a
+                    .meta
+                    .get(ENDPOINT_WEIGHT_META_KEY)
+                    .and_then(|w| w.as_f64())
+                    .unwrap_or(1.0);
+                e.load().set_weight(weight);
+                e
             })
             .collect();
         self.stats.size.set(endpoints.len() as f64);
