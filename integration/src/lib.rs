@@ -407,6 +407,89 @@ pub fn http_get(
     (status, headers, body)
 }
 
+/// Which backend answered a GET of `/` for `host` through `addr` (the Python backends'
+/// `backend` field), with the status; the body when it is not a backend's answer.
+pub fn backend_of(addr: std::net::SocketAddr, host: &str) -> (u16, String) {
+    let (status, _, body) = http_get(addr, "/", &[("Host", host)]);
+    let name = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["backend"].as_str().map(str::to_string))
+        .unwrap_or(body);
+    (status, name)
+}
+
+/// Requests for one host sent one after another, until finished; every answer kept —
+/// what "no failed request while traffic moves" is checked against.
+pub struct Load {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    seen: Arc<Mutex<Vec<(u16, String)>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Load {
+    /// Starts sending GETs of `/` for `host` to `addr`.
+    pub fn start(addr: std::net::SocketAddr, host: &str) -> Load {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (s, v, host) = (stop.clone(), seen.clone(), host.to_string());
+        let thread = std::thread::spawn(move || {
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = backend_of(addr, &host);
+                v.lock().expect("the answers").push(r);
+            }
+        });
+        Load {
+            stop,
+            seen,
+            thread: Some(thread),
+        }
+    }
+
+    /// The answers so far: (status, backend).
+    pub fn seen(&self) -> Vec<(u16, String)> {
+        self.seen.lock().expect("the answers").clone()
+    }
+
+    /// Waits (up to 30 s) until the last `n` answers all came from `backend`.
+    pub fn settles_on(&self, backend: &str, n: usize) {
+        eventually(
+            &format!("traffic to move to {backend}"),
+            Duration::from_secs(30),
+            || {
+                let seen = self.seen();
+                (seen.len() >= n && seen[seen.len() - n..].iter().all(|(_, b)| b == backend))
+                    .then_some(())
+            },
+        );
+    }
+
+    /// Waits (up to 30 s) until some answer came from `backend`.
+    pub fn reaches(&self, backend: &str) {
+        eventually(
+            &format!("traffic to reach {backend}"),
+            Duration::from_secs(30),
+            || self.seen().iter().any(|(_, b)| b == backend).then_some(()),
+        );
+    }
+
+    /// Stops, and asserts that no request failed; the answers.
+    pub fn finish_without_failures(mut self) -> Vec<(u16, String)> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().expect("the load thread");
+        }
+        let seen = self.seen();
+        let failed: Vec<_> = seen.iter().filter(|(s, _)| *s != 200).collect();
+        assert!(
+            failed.is_empty(),
+            "{} of {} requests failed: {failed:?}",
+            failed.len(),
+            seen.len()
+        );
+        seen
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

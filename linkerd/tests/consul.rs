@@ -5,12 +5,10 @@
 //! the Linkerd 1 walkthrough's sidecar pair works as documented.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use l5d_integration::control::Consul;
-use l5d_integration::{eventually, http_get, Linkerd, PythonBackend};
+use l5d_integration::{backend_of, eventually, http_get, Linkerd, Load, PythonBackend};
 
 const BIN: &str = env!("CARGO_BIN_EXE_linkerd");
 const WAIT: Duration = Duration::from_secs(30);
@@ -23,61 +21,6 @@ fn linkerd(consul: &Consul, dtab: &str) -> Linkerd {
     Linkerd::start(Path::new(BIN), &yaml, "http")
 }
 
-fn backend_of(addr: std::net::SocketAddr, host: &str) -> (u16, String) {
-    let (status, _, body) = http_get(addr, "/", &[("Host", host)]);
-    let name = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["backend"].as_str().map(str::to_string))
-        .unwrap_or(body);
-    (status, name)
-}
-
-/// Requests one after another until stopped.
-struct Load {
-    stop: Arc<AtomicBool>,
-    seen: Arc<Mutex<Vec<(u16, String)>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(addr: std::net::SocketAddr) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let (s, v) = (stop.clone(), seen.clone());
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                let r = backend_of(addr, "web");
-                v.lock().unwrap().push(r);
-            }
-        });
-        Load {
-            stop,
-            seen,
-            thread: Some(thread),
-        }
-    }
-
-    fn seen(&self) -> Vec<(u16, String)> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    fn settles_on(&self, backend: &str, n: usize) {
-        eventually(&format!("traffic to move to {backend}"), WAIT, || {
-            let seen = self.seen();
-            (seen.len() >= n && seen[seen.len() - n..].iter().all(|(_, b)| b == backend))
-                .then_some(())
-        });
-    }
-
-    fn finish(mut self) -> Vec<(u16, String)> {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-        self.seen()
-    }
-}
-
 #[test]
 fn registrations_move_live_traffic_with_no_failed_request() {
     let consul = Consul::start();
@@ -88,21 +31,12 @@ fn registrations_move_live_traffic_with_no_failed_request() {
     eventually("linkerd to find web in consul", WAIT, || {
         (backend_of(l.addr, "web") == (200, "a".into())).then_some(())
     });
-    let load = Load::start(l.addr);
+    let load = Load::start(l.addr, "web");
     consul.register("web-b", "web", b.addr, &[]);
-    eventually("the new instance to get traffic", WAIT, || {
-        load.seen().iter().any(|(_, n)| n == "b").then_some(())
-    });
+    load.reaches("b");
     consul.deregister("web-a");
     load.settles_on("b", 20);
-    let seen = load.finish();
-    let failed: Vec<_> = seen.iter().filter(|(s, _)| *s != 200).collect();
-    assert!(
-        failed.is_empty(),
-        "{} of {} failed: {failed:?}",
-        failed.len(),
-        seen.len()
-    );
+    load.finish_without_failures();
     let m = l.metrics();
     assert!(
         m["namer/io.l5d.consul/updates"].as_u64().unwrap_or(0) >= 3,

@@ -7,20 +7,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use l5d_integration::control::Dnsmasq;
-use l5d_integration::{eventually, http_get, Linkerd, PythonBackend};
+use l5d_integration::{backend_of, eventually, http_get, Linkerd, Load, PythonBackend};
 
 const BIN: &str = env!("CARGO_BIN_EXE_linkerd");
 const WAIT: Duration = Duration::from_secs(30);
 const NAME: &str = "_http._tcp.web.l5d.test";
-
-fn backend_of(addr: std::net::SocketAddr) -> (u16, String) {
-    let (status, _, body) = http_get(addr, "/", &[("Host", "web")]);
-    let name = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["backend"].as_str().map(str::to_string))
-        .unwrap_or(body);
-    (status, name)
-}
 
 #[test]
 fn srv_records_name_the_instances_and_changes_move_traffic() {
@@ -35,22 +26,19 @@ fn srv_records_name_the_instances_and_changes_move_traffic() {
     );
     let l = Linkerd::start(Path::new(BIN), &yaml, "http");
     eventually("linkerd to find the SRV records", WAIT, || {
-        (backend_of(l.addr) == (200, "a".into())).then_some(())
+        (backend_of(l.addr, "web") == (200, "a".into())).then_some(())
     });
-    // Both instances: traffic reaches the new one.
+    // Both instances: traffic reaches the new one; then only it. The server's restarts
+    // in between are ridden out on the last set.
+    let load = Load::start(l.addr, "web");
     dns.serve(&[
         (NAME, "localhost", a.addr.port()),
         (NAME, "localhost", b.addr.port()),
     ]);
-    eventually("the new record to get traffic", WAIT, || {
-        (0..10).any(|_| backend_of(l.addr).1 == "b").then_some(())
-    });
+    load.reaches("b");
     dns.serve(&[(NAME, "localhost", b.addr.port())]);
-    eventually("the removed record to lose traffic", WAIT, || {
-        (0..10)
-            .all(|_| backend_of(l.addr) == (200, "b".into()))
-            .then_some(())
-    });
+    load.settles_on("b", 20);
+    load.finish_without_failures();
     // No records for a name: Neg, so the alternative serves.
     let (status, _, body) = http_get(l.addr, "/", &[("Host", "other")]);
     assert_eq!(status, 200, "{body}");

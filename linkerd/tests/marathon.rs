@@ -7,19 +7,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use l5d_integration::control::free_port;
-use l5d_integration::{eventually, http_get, Linkerd, Process, PythonBackend};
+use l5d_integration::{backend_of, eventually, Linkerd, Process, PythonBackend};
 
 const BIN: &str = env!("CARGO_BIN_EXE_linkerd");
 const WAIT: Duration = Duration::from_secs(30);
-
-fn backend_of(addr: std::net::SocketAddr) -> (u16, String) {
-    let (status, _, body) = http_get(addr, "/", &[("Host", "web")]);
-    let name = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["backend"].as_str().map(str::to_string))
-        .unwrap_or(body);
-    (status, name)
-}
 
 fn set_tasks(port: u16, app: &str, tasks: serde_json::Value) {
     let out = std::process::Command::new("curl")
@@ -56,11 +47,11 @@ fn marathon_tasks_are_followed_and_unhealthy_ones_left_out() {
     );
     let l = Linkerd::start(Path::new(BIN), &yaml, "http");
     eventually("linkerd to find the app", WAIT, || {
-        (backend_of(l.addr) == (200, "a".into())).then_some(())
+        (backend_of(l.addr, "web") == (200, "a".into())).then_some(())
     });
     for _ in 0..10 {
         assert_eq!(
-            backend_of(l.addr),
+            backend_of(l.addr, "web"),
             (200, "a".into()),
             "b's health check fails"
         );
@@ -68,7 +59,7 @@ fn marathon_tasks_are_followed_and_unhealthy_ones_left_out() {
     set_tasks(port, "/prod/web", serde_json::json!([task(&b, true)]));
     eventually("traffic to follow the tasks", WAIT, || {
         (0..5)
-            .all(|_| backend_of(l.addr) == (200, "b".into()))
+            .all(|_| backend_of(l.addr, "web") == (200, "b".into()))
             .then_some(())
     });
     let out = std::process::Command::new("curl")
@@ -78,6 +69,6 @@ fn marathon_tasks_are_followed_and_unhealthy_ones_left_out() {
         .unwrap();
     assert!(out.status.success());
     eventually("a removed app to stop routing", WAIT, || {
-        (backend_of(l.addr).0 == 502).then_some(())
+        (backend_of(l.addr, "web").0 == 502).then_some(())
     });
 }

@@ -3,12 +3,10 @@
 //! Python backends behind linkerd, and the `io.l5d.fs` interpreter's watched dtab file.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use l5d_integration::control::{binary_beside, free_port, Namerd};
-use l5d_integration::{eventually, http_get, temp_dir, Linkerd, PythonBackend};
+use l5d_integration::{backend_of, eventually, temp_dir, Linkerd, Load, PythonBackend};
 
 const BIN: &str = env!("CARGO_BIN_EXE_linkerd");
 const WAIT: Duration = Duration::from_secs(30);
@@ -55,15 +53,6 @@ fn to(b: &PythonBackend) -> String {
     format!("/$/inet/127.0.0.1/{}", b.addr.port())
 }
 
-fn backend_of(addr: std::net::SocketAddr) -> (u16, String) {
-    let (status, _, body) = http_get(addr, "/", &[("Host", "web")]);
-    let name = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["backend"].as_str().map(str::to_string))
-        .unwrap_or(body);
-    (status, name)
-}
-
 /// Changes namespace `default` with curl: a PUT with the dtab's current ETag.
 fn put_dtab(namerd: &Namerd, dtab: &str) {
     let url = format!("http://{}/api/1/dtabs/default", namerd.http);
@@ -100,53 +89,6 @@ fn put_dtab(namerd: &Namerd, dtab: &str) {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "204", "PUT {dtab}");
 }
 
-/// Requests sent one after another until stopped; every answer kept.
-struct Load {
-    stop: Arc<AtomicBool>,
-    seen: Arc<Mutex<Vec<(u16, String)>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(addr: std::net::SocketAddr) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let (s, v) = (stop.clone(), seen.clone());
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                let r = backend_of(addr);
-                v.lock().unwrap().push(r);
-            }
-        });
-        Load {
-            stop,
-            seen,
-            thread: Some(thread),
-        }
-    }
-
-    fn seen(&self) -> Vec<(u16, String)> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    /// Waits until the last `n` answers all came from `backend`.
-    fn settles_on(&self, backend: &str, n: usize) {
-        eventually(&format!("traffic to move to {backend}"), WAIT, || {
-            let seen = self.seen();
-            (seen.len() >= n && seen[seen.len() - n..].iter().all(|(_, b)| b == backend))
-                .then_some(())
-        });
-    }
-
-    fn finish(mut self) -> Vec<(u16, String)> {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-        self.seen()
-    }
-}
-
 #[test]
 fn a_dtab_change_moves_live_traffic_through_namerds_http_api() {
     canary_then_blue_green(Via::Http);
@@ -167,29 +109,20 @@ fn canary_then_blue_green(via: Via) {
     );
     let l = linkerd_via(&namerd, via);
     eventually("linkerd to route through namerd", WAIT, || {
-        (backend_of(l.addr) == (200, "a".into())).then_some(())
+        (backend_of(l.addr, "web") == (200, "a".into())).then_some(())
     });
-    let load = Load::start(l.addr);
+    let load = Load::start(l.addr, "web");
     load.settles_on("a", 5);
     // A canary: a tenth of the traffic to b.
     put_dtab(
         &namerd,
         &format!("/svc => 9 * {} & 1 * {};", to(&a), to(&b)),
     );
-    eventually("the canary to get traffic", WAIT, || {
-        load.seen().iter().any(|(_, n)| n == "b").then_some(())
-    });
+    load.reaches("b");
     // Then blue-green: everything to b.
     put_dtab(&namerd, &format!("/svc => {};", to(&b)));
     load.settles_on("b", 20);
-    let seen = load.finish();
-    let failed: Vec<_> = seen.iter().filter(|(s, _)| *s != 200).collect();
-    assert!(
-        failed.is_empty(),
-        "{} of {} failed: {failed:?}",
-        failed.len(),
-        seen.len()
-    );
+    let seen = load.finish_without_failures();
     assert!(seen.len() > 40, "{}", seen.len());
 }
 
@@ -208,13 +141,13 @@ fn namerd_down_and_back(via: Via) {
     let namerd = Namerd::start(&namerd_bin(), &yaml);
     let l = linkerd_via(&namerd, via);
     eventually("linkerd to route through namerd", WAIT, || {
-        (backend_of(l.addr) == (200, "a".into())).then_some(())
+        (backend_of(l.addr, "web") == (200, "a".into())).then_some(())
     });
     namerd.process.signal("KILL");
     let _ = namerd.process.wait(WAIT);
     for _ in 0..20 {
         assert_eq!(
-            backend_of(l.addr),
+            backend_of(l.addr, "web"),
             (200, "a".into()),
             "served on the last state"
         );
@@ -223,7 +156,7 @@ fn namerd_down_and_back(via: Via) {
     assert_eq!(namerd.http.port(), port);
     put_dtab(&namerd, &format!("/svc => {};", to(&b)));
     eventually("linkerd to follow the restarted namerd", WAIT, || {
-        (backend_of(l.addr) == (200, "b".into())).then_some(())
+        (backend_of(l.addr, "web") == (200, "b".into())).then_some(())
     });
 }
 
@@ -239,12 +172,11 @@ fn the_fs_interpreter_follows_its_dtab_file() {
         file.display()
     );
     let l = Linkerd::start(Path::new(BIN), &yaml, "http");
-    assert_eq!(backend_of(l.addr), (200, "a".into()));
-    let load = Load::start(l.addr);
+    assert_eq!(backend_of(l.addr, "web"), (200, "a".into()));
+    let load = Load::start(l.addr, "web");
     // A file that does not parse keeps the last dtab.
     std::fs::write(&file, "/svc => ;;; not a dtab").unwrap();
     std::fs::write(&file, format!("/svc => {};\n", to(&b))).unwrap();
     load.settles_on("b", 10);
-    let seen = load.finish();
-    assert!(seen.iter().all(|(s, _)| *s == 200), "{seen:?}");
+    load.finish_without_failures();
 }

@@ -7,19 +7,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use l5d_integration::control::ZooKeeper;
-use l5d_integration::{eventually, http_get, Linkerd, PythonBackend};
+use l5d_integration::{backend_of, eventually, Linkerd, Load, PythonBackend};
 
 const BIN: &str = env!("CARGO_BIN_EXE_linkerd");
 const WAIT: Duration = Duration::from_secs(30);
-
-fn backend_of(addr: std::net::SocketAddr) -> (u16, String) {
-    let (status, _, body) = http_get(addr, "/", &[("Host", "web")]);
-    let name = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["backend"].as_str().map(str::to_string))
-        .unwrap_or(body);
-    (status, name)
-}
 
 fn linkerd(zk: &ZooKeeper, kind: &str, dtab: &str) -> Linkerd {
     let yaml = format!(
@@ -41,23 +32,19 @@ fn serverset_members_move_traffic_and_survive_a_zookeeper_restart() {
         "/svc/web => /#/io.l5d.serversets/services/prod/web;",
     );
     eventually("linkerd to find the serverset", WAIT, || {
-        (backend_of(l.addr) == (200, "a".into())).then_some(())
+        (backend_of(l.addr, "web") == (200, "a".into())).then_some(())
     });
+    let load = Load::start(l.addr, "web");
     let member_b = zk.add_member("/services/prod/web", b.addr);
-    eventually("the new member to get traffic", WAIT, || {
-        (0..10).any(|_| backend_of(l.addr).1 == "b").then_some(())
-    });
+    load.reaches("b");
     zk.delete(&member_a);
-    eventually("the departed member to lose traffic", WAIT, || {
-        (0..10)
-            .all(|_| backend_of(l.addr) == (200, "b".into()))
-            .then_some(())
-    });
+    load.settles_on("b", 20);
+    load.finish_without_failures();
 
     zk.stop();
     for _ in 0..20 {
         assert_eq!(
-            backend_of(l.addr),
+            backend_of(l.addr, "web"),
             (200, "b".into()),
             "the last set while ZooKeeper is away"
         );
@@ -71,7 +58,7 @@ fn serverset_members_move_traffic_and_survive_a_zookeeper_restart() {
         WAIT,
         || {
             (0..10)
-                .all(|_| backend_of(l.addr) == (200, "a".into()))
+                .all(|_| backend_of(l.addr, "web") == (200, "a".into()))
                 .then_some(())
         },
     );
@@ -99,7 +86,7 @@ fn the_leader_is_the_lowest_member() {
         "/svc/web => /#/io.l5d.zkLeader/leaders/web;",
     );
     eventually("linkerd to find the leader", WAIT, || {
-        (backend_of(l.addr) == (200, "first".into())).then_some(())
+        (backend_of(l.addr, "web") == (200, "first".into())).then_some(())
     });
     let first = first
         .lines()
@@ -109,6 +96,6 @@ fn the_leader_is_the_lowest_member() {
         .to_string();
     zk.delete(&first);
     eventually("the next member to lead", WAIT, || {
-        (backend_of(l.addr) == (200, "second".into())).then_some(())
+        (backend_of(l.addr, "web") == (200, "second".into())).then_some(())
     });
 }
