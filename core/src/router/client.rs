@@ -25,6 +25,10 @@ use crate::var::Var;
 /// Finagle's limit on requeues of one request.
 const MAX_REQUEUES: usize = 25;
 
+/// How long a request waits for an address that is still pending (Linkerd 1's default
+/// `bindingTimeoutMs`); the service's own timeouts apply too.
+const PENDING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// One endpoint of a client, as the protocol implements it (its connections, its pool).
 pub trait Endpoint: Load + Send + Sync + 'static {
     /// Where it is.
@@ -245,6 +249,17 @@ impl<E: Endpoint> Client<E> {
         loop {
             let endpoints = self.endpoints();
             if endpoints.is_empty() {
+                // An address not known yet (a remote namer's first answer on its way):
+                // the request waits for it rather than failing.
+                let mut addr = lock(&self.set).addr.clone();
+                if matches!(&*addr.get_and_mark_seen(), Addr::Pending)
+                    && matches!(
+                        tokio::time::timeout(PENDING_WAIT, addr.changed()).await,
+                        Ok(true)
+                    )
+                {
+                    continue;
+                }
                 return Err(Unroutable::NoEndpoints(format!(
                     "Unable to route request!\n\nservice name: {name}\nno endpoints are available for {}\n",
                     self.id
