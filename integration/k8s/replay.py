@@ -17,6 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 recorded = json.load(open(sys.argv[1]))
 step = {"n": 0}
+# An event the test asks for on top of the recorded ones: the API's answer to a watch
+# from a resourceVersion it no longer has (410 Gone), which the real apiserver could not
+# be made to send here (its watch cache kept every version).
+extra = []
 cond = threading.Condition()
 
 
@@ -27,6 +31,15 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self):
+        if self.path == "/replay/gone":
+            with cond:
+                extra.append({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                              "message": "too old resource version: 1 (75)", "reason": "Gone", "code": 410}})
+                cond.notify_all()
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.path == "/replay/next":
             with cond:
                 step["n"] += 1
@@ -62,9 +75,15 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 while True:
                     with cond:
-                        while step["n"] <= sent:
+                        while step["n"] <= sent and not extra:
                             cond.wait()
                         upto = step["n"]
+                        if extra:
+                            line = (json.dumps(extra.pop(0)) + "\n").encode()
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+                            self.wfile.write(b"0\r\n\r\n")
+                            self.wfile.flush()
+                            return
                     for i in range(sent, upto):
                         if i < len(recorded["events"]):
                             line = (json.dumps(recorded["events"][i]) + "\n").encode()

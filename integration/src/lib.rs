@@ -105,6 +105,13 @@ impl Process {
         Self::spawn(Command::new(program).current_dir(dir), args, None)
     }
 
+    /// Starts `program` with `args` and these environment variables added.
+    pub fn start_with_env(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Process {
+        let mut command = Command::new(program);
+        command.envs(env.iter().copied());
+        Self::spawn(&mut command, args, None)
+    }
+
     /// Starts `program` with `args` and writes `input` to its standard input, then closes it.
     pub fn start_with_input(program: &Path, args: &[&str], input: Option<&str>) -> Process {
         Self::spawn(&mut Command::new(program), args, input)
@@ -244,10 +251,21 @@ impl Linkerd {
 
     /// As [`Linkerd::start`], for a router of `protocol`.
     pub fn start_router(bin: &Path, yaml: &str, label: &str, protocol: &str) -> Linkerd {
+        Linkerd::start_with_env(bin, yaml, label, protocol, &[])
+    }
+
+    /// As [`Linkerd::start_router`], with these environment variables added.
+    pub fn start_with_env(
+        bin: &Path,
+        yaml: &str,
+        label: &str,
+        protocol: &str,
+        env: &[(&str, &str)],
+    ) -> Linkerd {
         let config = temp_dir("linkerd").join("linkerd.yaml");
         std::fs::write(&config, yaml).expect("write the config");
         let config = config.to_str().expect("a UTF-8 temp path").to_string();
-        let mut process = Process::start(bin, &[&config]);
+        let mut process = Process::start_with_env(bin, &[&config], env);
         process.wait_for_stderr("linkerd is running", Duration::from_secs(30));
         let addr = process.logged_addr(&format!(
             "serving router '{label}' (protocol {protocol}) on "

@@ -178,6 +178,18 @@ fn k8s_namer_against_recorded_apiserver_responses() {
     eventually("linkerd to resolve web's endpoints", WAIT, || {
         (addresses(&l)? == ["10.1.0.1:8080", "10.1.0.2:8080"]).then_some(())
     });
+    // A watch refused as too old (410) is answered with a fresh read: nothing is lost.
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-f", "-X", "POST"])
+        .arg(format!("http://127.0.0.1:{port}/replay/gone"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    eventually("the namer to read again after 410", WAIT, || {
+        let m = l.metrics();
+        (m["namer/io.l5d.k8s/watch_restarts"].as_u64() >= Some(1)).then_some(())
+    });
+    assert_eq!(addresses(&l).unwrap(), ["10.1.0.1:8080", "10.1.0.2:8080"]);
     let (status, _, body) = http_get(l.admin, "/namer_state/io.l5d.k8s.json", &[]);
     assert_eq!(status, 200, "{body}");
     assert!(
@@ -197,5 +209,44 @@ fn k8s_namer_against_recorded_apiserver_responses() {
     assert!(
         m["namer/io.l5d.k8s/updates"].as_u64().unwrap_or(0) >= 2,
         "{m}"
+    );
+}
+
+#[test]
+fn k8s_ns_takes_its_namespace_from_the_environment() {
+    // The same recorded answers (a mock, as above), through io.l5d.k8s.ns.
+    let port = free_port();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../integration/k8s/replay.py");
+    let mut replay = Process::start(
+        Path::new("python3"),
+        &[
+            script.to_str().unwrap(),
+            recorded().to_str().unwrap(),
+            &port.to_string(),
+        ],
+    );
+    replay.logged_addr("listening on ");
+    let yaml = format!(
+        "admin:\n  port: 0\nnamers:\n- kind: io.l5d.k8s.ns\n  envVar: L5D_TEST_NAMESPACE\n  host: 127.0.0.1\n  port: {port}\nrouters:\n- protocol: http\n  dtab: /svc => /#/io.l5d.k8s.ns/http;\n  client:\n    connectTimeoutMs: 100\n  servers:\n  - port: 0\n"
+    );
+    let l = Linkerd::start_with_env(
+        Path::new(BIN),
+        &yaml,
+        "http",
+        "http",
+        &[("L5D_TEST_NAMESPACE", "prod")],
+    );
+    request(&l);
+    eventually(
+        "linkerd to resolve web in the environment's namespace",
+        WAIT,
+        || {
+            let (_, _, body) = http_get(l.admin, "/client_state.json", &[]);
+            let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+            let n = v["/#/io.l5d.k8s.ns/http/web"]["addresses"]
+                .as_array()?
+                .len();
+            (n == 2).then_some(())
+        },
     );
 }

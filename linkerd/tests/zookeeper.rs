@@ -29,11 +29,13 @@ fn serverset_members_move_traffic_and_survive_a_zookeeper_restart() {
     let l = linkerd(
         &zk,
         "io.l5d.serversets",
-        "/svc/web => /#/io.l5d.serversets/services/prod/web;",
+        "/svc/web => /#/io.l5d.serversets/services/prod/web; /svc/web-http => /#/io.l5d.serversets/services/prod/web:http;",
     );
     eventually("linkerd to find the serverset", WAIT, || {
         (backend_of(l.addr, "web") == (200, "a".into())).then_some(())
     });
+    // A named additional endpoint (`:http`) is a name of its own.
+    assert_eq!(backend_of(l.addr, "web-http"), (200, "a".into()));
     let load = Load::start(l.addr, "web");
     let member_b = zk.add_member("/services/prod/web", b.addr);
     load.reaches("b");
