@@ -361,6 +361,8 @@ impl ZooKeeper {
         eventually("zookeeper to answer ruok", Duration::from_secs(60), || {
             use std::io::{Read, Write};
             let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+            // A server still starting may accept and stay silent: never wait on it long.
+            s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
             s.write_all(b"ruok").ok()?;
             let mut r = String::new();
             s.read_to_string(&mut r).ok()?;
@@ -370,7 +372,9 @@ impl ZooKeeper {
 
     /// Runs one `zkCli.sh` command against the server; its output.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("/usr/share/zookeeper/bin/zkCli.sh")
+        // Bounded: a CLI stuck on an unanswering server fails the test instead of hanging it.
+        let out = Command::new("timeout")
+            .args(["60", "/usr/share/zookeeper/bin/zkCli.sh"])
             .arg("-server")
             .arg(format!("127.0.0.1:{}", self.port))
             .args(args)
@@ -391,7 +395,8 @@ impl ZooKeeper {
         for seg in path.trim_matches('/').split('/') {
             at.push('/');
             at.push_str(seg);
-            let _ = Command::new("/usr/share/zookeeper/bin/zkCli.sh")
+            let _ = Command::new("timeout")
+                .args(["60", "/usr/share/zookeeper/bin/zkCli.sh"])
                 .arg("-server")
                 .arg(format!("127.0.0.1:{}", self.port))
                 .args(["create", &at, ""])
